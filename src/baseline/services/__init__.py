@@ -1,0 +1,1 @@
+"""Service launchers: embedded PostgreSQL, supervised engine processes, compose, external."""

@@ -1,0 +1,1 @@
+"""Target adapters: the only place that knows a system under test."""

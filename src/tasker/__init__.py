@@ -1,0 +1,1 @@
+"""Reference workflow engine: the default system under test."""
