@@ -1,0 +1,1 @@
+"""Sessions: baseline (placeholder module; filled by its owner)."""

@@ -1,0 +1,1 @@
+"""Sessions: bench (placeholder module; filled by its owner)."""

@@ -1,0 +1,1 @@
+"""Sessions: profiling (placeholder module; filled by its owner)."""

@@ -1,0 +1,1 @@
+"""Sessions: services (placeholder module; filled by its owner)."""
