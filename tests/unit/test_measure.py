@@ -1,0 +1,65 @@
+"""Sampler with real callables and the real clock."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from baseline.measure import Sampler
+
+
+def test_sleep_samples_are_at_least_the_sleep() -> None:
+    result = Sampler(samples=5, warmup=1, time_budget_s=10, progress=False).run("sleep", lambda: time.sleep(0.002))
+    assert len(result.samples) == 5
+    assert result.stopped_by == "count"
+    assert all(s >= 2_000_000 for s in result.samples)
+    assert all(s < 200_000_000 for s in result.samples)
+
+
+def test_budget_stops_early_and_says_so() -> None:
+    result = Sampler(samples=1000, warmup=0, time_budget_s=0.05, progress=False).run("slow", lambda: time.sleep(0.01))
+    assert 2 <= len(result.samples) < 1000
+    assert result.stopped_by == "budget"
+    assert result.meta()["stopped_by"] == "budget"
+
+
+def test_setup_and_check_are_outside_the_timed_region() -> None:
+    checked: list[int] = []
+
+    def setup() -> int:
+        time.sleep(0.02)
+        return 7
+
+    def check(value: int) -> None:
+        time.sleep(0.02)
+        checked.append(value)
+
+    result = Sampler(samples=3, warmup=2, time_budget_s=10, progress=False).run(
+        "fast", lambda x: x * 2, setup=setup, check=check, keep_results=True
+    )
+    assert result.results == [14, 14, 14]
+    assert checked == [14] * 5  # warm-up results are checked too
+    assert max(result.samples) < 5_000_000  # 20 ms of setup/check never leaks into a sample
+
+
+def test_failed_check_stops_the_case() -> None:
+    def check(value: bool) -> None:
+        if not value:
+            raise AssertionError("operation returned false")
+
+    with pytest.raises(AssertionError, match="returned false"):
+        Sampler(samples=3, progress=False).run("cas", lambda: False, check=check)
+
+
+def test_warmup_is_not_recorded() -> None:
+    calls: list[int] = []
+    result = Sampler(samples=4, warmup=3, progress=False).run("count", lambda: calls.append(1))
+    assert len(calls) == 7
+    assert len(result.samples) == 4
+
+
+@pytest.mark.parametrize("kwargs", [{"samples": 0}, {"samples": 1, "warmup": -1}, {"samples": 1, "time_budget_s": 0}])
+def test_bad_settings_are_rejected(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Sampler(**kwargs)
