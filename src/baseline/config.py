@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from baseline.targets import REGISTRY as TARGET_REGISTRY
+
 SERVICES = ("embedded", "external", "compose")
 PHASES = ("sql", "event", "task_init", "e2e")
-TARGETS = ("tasker",)
 
 _FULL_SAMPLES = {"sql": 500, "event": 1000, "task_init": 300, "e2e": 100}
 _QUICK_SAMPLES = {"sql": 50, "event": 100, "task_init": 50, "e2e": 10}
@@ -209,7 +210,7 @@ def _to_table(key: str, value: Any) -> dict[str, Any]:
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "target": lambda k, v: _to_choice(k, v, TARGETS),
+    "target": lambda k, v: _to_choice(k, v, tuple(sorted(TARGET_REGISTRY))),
     "services": lambda k, v: _to_choice(k, v, SERVICES),
     "label": _to_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),

@@ -1,0 +1,66 @@
+"""How the tasker engine is run as processes: console-script commands for migrate, api, orchestrator, workers.
+
+Only the `tasker` console script is used (never `import tasker`), exactly as an operator would run it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from baseline.targets.base import ProcessRole, TargetError
+
+
+def tasker_executable() -> str:
+    """The `tasker` console script next to this interpreter (same venv), else on PATH."""
+    beside = Path(sys.executable).parent / "tasker"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("tasker")
+    if found:
+        return found
+    raise TargetError(
+        "the `tasker` console script was not found next to the Python interpreter or on PATH; "
+        "install the project (`pip install -e .`) into this environment"
+    )
+
+
+def migrate_command(dsn: str) -> list[str]:
+    return [tasker_executable(), "migrate", "--dsn", dsn]
+
+
+def run_migrate(dsn: str, *, timeout: float = 300) -> None:
+    """`tasker migrate --dsn DSN` as a process; TargetError with its output tail when it fails."""
+    try:
+        result = subprocess.run(migrate_command(dsn), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise TargetError(f"`tasker migrate` did not finish within {timeout:.0f} s") from None
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise TargetError(f"`tasker migrate` exited with {result.returncode}:\n{tail}")
+
+
+def process_roles(dsn: str, api_port: int, workers: int, worker_concurrency: int) -> list[ProcessRole]:
+    """api (health-checked over HTTP), orchestrator, worker-1..N; the DSN travels in the environment too."""
+    exe = tasker_executable()
+    env = {"TASKER_DATABASE_URL": dsn, "PYTHONUNBUFFERED": "1"}
+    roles = [
+        ProcessRole(
+            name="api",
+            argv=[exe, "api", "--dsn", dsn, "--host", "127.0.0.1", "--port", str(api_port)],
+            env=env,
+            health_url=f"http://127.0.0.1:{api_port}/health/ready",
+        ),
+        ProcessRole(name="orchestrator", argv=[exe, "orchestrator", "--dsn", dsn], env=env),
+    ]
+    for index in range(1, workers + 1):
+        roles.append(
+            ProcessRole(
+                name=f"worker-{index}",
+                argv=[exe, "worker", "--dsn", dsn, "--concurrency", str(worker_concurrency)],
+                env=env,
+            )
+        )
+    return roles
