@@ -1,0 +1,87 @@
+"""Collapsed-stack ("folded") text: the stored, diffable form of every profile.
+
+One stack per line, frames root-first separated by ';', then a space and a sample count: `a;b;c 12`.
+py-spy writes frames as `function (path/file.py:LINE)`, or without `:LINE` under `--nolineno`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+__all__ = ["dump", "frame_file", "frame_name", "merge", "parse", "split_frame", "strip_line_numbers", "total"]
+
+_LINE_NO = re.compile(r":\d+\)$")
+_FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
+
+
+def parse(text: str) -> dict[str, int]:
+    """Parse folded text into {stack: samples}; repeated stacks add up. Blank lines are ignored.
+
+    The count follows the LAST space, so frames may contain spaces (py-spy's `func (file.py)` do).
+    """
+    stacks: dict[str, int] = {}
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        stack, sep, count_text = line.rpartition(" ")
+        if not sep or not stack.strip() or not count_text.isdigit():
+            shown = line if len(line) <= 80 else line[:77] + "..."
+            raise ValueError(
+                f"folded stacks line {lineno} is not 'frame;frame;... COUNT' (a stack, a space, a whole "
+                f"number): {shown!r}"
+            )
+        stack = stack.rstrip()
+        stacks[stack] = stacks.get(stack, 0) + int(count_text)
+    return stacks
+
+
+def dump(stacks: Mapping[str, int]) -> str:
+    """Folded text, one stack per line sorted by stack, ending in a newline (empty mapping -> "")."""
+    lines = []
+    for stack, count in sorted(stacks.items()):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"sample count of stack {stack!r} must be a non-negative integer, got {count!r}")
+        if "\n" in stack or not stack.strip():
+            raise ValueError(f"stack {stack!r} must be a non-empty single line")
+        lines.append(f"{stack} {count}\n")
+    return "".join(lines)
+
+
+def merge(*stacks: Mapping[str, int]) -> dict[str, int]:
+    """Sum several profiles (e.g. the runs of one baseline) into one."""
+    merged: dict[str, int] = {}
+    for profile in stacks:
+        for stack, count in profile.items():
+            merged[stack] = merged.get(stack, 0) + count
+    return merged
+
+
+def strip_line_numbers(stacks: Mapping[str, int]) -> dict[str, int]:
+    """Drop py-spy's `:LINE` from every frame so samples aggregate by function."""
+    out: dict[str, int] = {}
+    for stack, count in stacks.items():
+        key = ";".join(_LINE_NO.sub(")", frame) for frame in stack.split(";"))
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def total(stacks: Mapping[str, int]) -> int:
+    return sum(stacks.values())
+
+
+def split_frame(frame: str) -> tuple[str, str]:
+    """`func (path/file.py:12)` -> ("func", "path/file.py:12"); a frame without a file gives (frame, "")."""
+    m = _FRAME.match(frame)
+    if m:
+        return m.group("name"), m.group("file")
+    return frame, ""
+
+
+def frame_name(frame: str) -> str:
+    return split_frame(frame)[0]
+
+
+def frame_file(frame: str) -> str:
+    return split_frame(frame)[1]

@@ -1,0 +1,284 @@
+"""Pure statistics for latency samples: percentiles, bootstrap CIs, outliers, run stability, compare ratios.
+
+Everything here takes plain sequences and returns plain Python numbers so results can go straight into JSON.
+Bootstraps are seeded (`numpy.random.default_rng(seed)`) so a summary is reproducible from its samples.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "bootstrap_ci",
+    "cv",
+    "hierarchical_bootstrap_ratio",
+    "percentile",
+    "run_stability",
+    "summarize",
+]
+
+# Upper bound on elements materialised per bootstrap chunk (keeps memory near 10-40 MB whatever the sample size).
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def _as_array(samples: Sequence[float], what: str = "samples") -> np.ndarray:
+    """Validate and convert; an empty or non-finite input is the caller's bug, so say exactly what is wrong."""
+    try:
+        arr = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be a sequence of numbers: {exc}") from exc
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a flat sequence of numbers, got an array of shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{what} is empty: at least one sample is needed to compute statistics")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(f"{what} has a non-finite value ({arr[bad[0]]!r}) at index {int(bad[0])}")
+    return arr
+
+
+def _check_boot(n_boot: int, confidence: float) -> None:
+    if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
+
+
+def _check_q(q: float) -> None:
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile q must be within [0, 100], got {q!r}")
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """Percentile with linear interpolation between order statistics (numpy's default 'linear' method)."""
+    _check_q(q)
+    return float(np.percentile(_as_array(samples), q))
+
+
+def _ci(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    lo, hi = np.percentile(replicates, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+def _accepts_axis(statistic: Callable[..., Any]) -> bool:
+    try:
+        return "axis" in inspect.signature(statistic).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+
+
+def bootstrap_ci(
+    samples: Sequence[float],
+    statistic: Callable[..., Any],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of `statistic`.
+
+    `statistic` is called on a 2-D array of resamples with `axis=1` when it takes an `axis` argument (np.median,
+    np.mean, ...), which is vectorised and fast; otherwise it is called once per resample with a 1-D array.
+    """
+    arr = _as_array(samples)
+    _check_boot(n_boot, confidence)
+    rng = np.random.default_rng(seed)
+    n = arr.size
+    vectorised = _accepts_axis(statistic)
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    reps: list[np.ndarray] = []
+    done = 0
+    while done < n_boot:
+        rows = min(chunk, n_boot - done)
+        resamples = arr[rng.integers(0, n, size=(rows, n))]
+        if vectorised:
+            reps.append(np.asarray(statistic(resamples, axis=1), dtype=np.float64).reshape(rows))
+        else:
+            reps.append(np.array([float(statistic(row)) for row in resamples], dtype=np.float64))
+        done += rows
+    return _ci(np.concatenate(reps), confidence)
+
+
+def _bootstrap_quantiles(
+    runs: Sequence[np.ndarray], qs: Sequence[float], n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Hierarchical bootstrap replicates of pooled quantiles, shape (n_boot, len(qs)).
+
+    Each replicate picks len(runs) runs with replacement, then each picked run's own size of samples with
+    replacement from it, and takes linear-interpolated quantiles of the pooled resample. Values are replaced by
+    their ranks in the pooled sorted data so each replicate is a small-integer sort (radix sort for < 32k
+    samples), and runs of unequal size are padded with a sentinel rank that sorts last.
+    """
+    sizes = np.array([r.size for r in runs], dtype=np.int64)
+    n_runs, n_max, total = len(runs), int(sizes.max()), int(sizes.sum())
+    pooled = np.concatenate(runs)
+    order = np.argsort(pooled, kind="stable")
+    sorted_values = np.append(pooled[order], np.inf)  # index `total` is the padding sentinel
+    rank_dtype = np.int16 if total < np.iinfo(np.int16).max else np.int32
+    rank = np.empty(total, dtype=rank_dtype)
+    rank[order] = np.arange(total, dtype=rank_dtype)
+    # table[r, i] = rank of sample i of run r; positions past a short run's end hold the sentinel.
+    table = np.full((n_runs, n_max), total, dtype=rank_dtype)
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    for r, (off, size) in enumerate(zip(offsets, sizes, strict=True)):
+        table[r, :size] = rank[off : off + size]
+    flat_table = table.ravel()
+    equal_sizes = bool((sizes == n_max).all())
+    frac_q = np.asarray(qs, dtype=np.float64) / 100.0
+
+    out = np.empty((n_boot, frac_q.size), dtype=np.float64)
+    chunk = max(1, _CHUNK_ELEMENTS // (n_runs * n_max))
+    done = 0
+    while done < n_boot:
+        rows = min(chunk, n_boot - done)
+        chosen = rng.integers(0, n_runs, size=(rows, n_runs))
+        chosen_sizes = sizes[chosen]  # (rows, n_runs)
+        base_index = (chosen.astype(np.int32) * n_max)[:, :, None]
+        if equal_sizes:
+            ranks = flat_table[base_index + rng.integers(0, n_max, size=(rows, n_runs, n_max), dtype=np.int32)]
+        else:
+            # Draw within each chosen run's own size; slots beyond it become the sentinel rank.
+            high = chosen_sizes[:, :, None].astype(np.int32)
+            ranks = flat_table[base_index + rng.integers(0, high, size=(rows, n_runs, n_max), dtype=np.int32)]
+            ranks[np.arange(n_max)[None, None, :] >= high] = total
+        ranks = ranks.reshape(rows, n_runs * n_max)
+        ranks.sort(axis=1, kind="stable")
+        counts = chosen_sizes.sum(axis=1)  # real samples per replicate
+        h = (counts[:, None] - 1) * frac_q[None, :]
+        lo = np.floor(h).astype(np.int64)
+        hi = np.minimum(lo + 1, counts[:, None] - 1)
+        frac = h - lo
+        row_idx = np.arange(rows)[:, None]
+        v_lo = sorted_values[ranks[row_idx, lo]]
+        v_hi = sorted_values[ranks[row_idx, hi]]
+        out[done : done + rows] = v_lo + (v_hi - v_lo) * frac
+        done += rows
+    return out
+
+
+def summarize(samples: Sequence[float], *, n_boot: int = 2000, seed: int = 0) -> dict[str, float | int | list[float]]:
+    """Descriptive statistics of one case's raw samples, plus bootstrap 95% CIs of p50 and p95.
+
+    `mad` is the raw median absolute deviation (not scaled by 1.4826). Outliers use Tukey's fences:
+    `outliers_low` / `outliers_high` beyond 1.5 IQR, `outliers_far` beyond 3 IQR on either side.
+    """
+    arr = _as_array(samples)
+    _check_boot(n_boot, 0.95)
+    q1, p50, q3, p90, p95, p99 = np.percentile(arr, [25, 50, 75, 90, 95, 99])
+    iqr = q3 - q1
+    reps = _bootstrap_quantiles([arr], [50.0, 95.0], n_boot, np.random.default_rng(seed))
+    return {
+        "n": int(arr.size),
+        "min": float(arr.min()),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p95": float(p95),
+        "p99": float(p99),
+        "max": float(arr.max()),
+        "mean": float(arr.mean()),
+        "stdev": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "iqr": float(iqr),
+        "mad": float(np.median(np.abs(arr - p50))),
+        "outliers_low": int((arr < q1 - 1.5 * iqr).sum()),
+        "outliers_high": int((arr > q3 + 1.5 * iqr).sum()),
+        "outliers_far": int(((arr < q1 - 3.0 * iqr) | (arr > q3 + 3.0 * iqr)).sum()),
+        "p50_ci": list(_ci(reps[:, 0], 0.95)),
+        "p95_ci": list(_ci(reps[:, 1], 0.95)),
+    }
+
+
+def cv(values: Sequence[float]) -> float:
+    """Coefficient of variation (sample stdev / mean) of per-run medians; 0.0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    arr = _as_array(values, "values")
+    mean = float(arr.mean())
+    sd = float(arr.std(ddof=1))
+    if sd == 0.0:
+        return 0.0
+    if mean <= 0.0:
+        raise ValueError(f"coefficient of variation needs a positive mean, got mean={mean!r} of {arr.tolist()}")
+    return sd / mean
+
+
+def run_stability(per_run_samples: Sequence[Sequence[float]], cv_threshold: float) -> dict[str, Any]:
+    """Per-run medians and their CV: the run, not the sample, is the unit of replication."""
+    if not per_run_samples:
+        raise ValueError("per_run_samples is empty: give one sample list per run")
+    if cv_threshold < 0:
+        raise ValueError(f"cv_threshold must be >= 0, got {cv_threshold!r}")
+    medians = [float(np.median(_as_array(run, f"run {i + 1} samples"))) for i, run in enumerate(per_run_samples)]
+    value = cv(medians)
+    return {
+        "runs": len(medians),
+        "medians": medians,
+        "cv": value,
+        "cv_threshold": float(cv_threshold),
+        "unstable": value > cv_threshold,
+    }
+
+
+def hierarchical_bootstrap_ratios(
+    base_runs: Sequence[Sequence[float]],
+    head_runs: Sequence[Sequence[float]],
+    *,
+    quantiles: Sequence[float] = (50.0,),
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[float, dict[str, Any]]:
+    """Like `hierarchical_bootstrap_ratio` for several quantiles sharing one set of resamples (one sort)."""
+    _check_boot(n_boot, confidence)
+    for q in quantiles:
+        _check_q(q)
+    if not base_runs or not head_runs:
+        raise ValueError("both base_runs and head_runs need at least one run of samples")
+    base = [_as_array(r, f"base run {i + 1} samples") for i, r in enumerate(base_runs)]
+    head = [_as_array(r, f"head run {i + 1} samples") for i, r in enumerate(head_runs)]
+    base_pooled, head_pooled = np.concatenate(base), np.concatenate(head)
+    rng = np.random.default_rng(seed)
+    base_reps = _bootstrap_quantiles(base, quantiles, n_boot, rng)
+    head_reps = _bootstrap_quantiles(head, quantiles, n_boot, rng)
+    result: dict[float, dict[str, Any]] = {}
+    for j, q in enumerate(quantiles):
+        base_q = float(np.percentile(base_pooled, q))
+        head_q = float(np.percentile(head_pooled, q))
+        if base_q <= 0.0 or (base_reps[:, j] <= 0.0).any():
+            raise ValueError(f"the base p{q:g} is not positive ({base_q!r}); a latency ratio needs positive samples")
+        result[float(q)] = {
+            "quantile": float(q),
+            "ratio": head_q / base_q,
+            "ci": list(_ci(head_reps[:, j] / base_reps[:, j], confidence)),
+            "base": base_q,
+            "head": head_q,
+            "n_boot": n_boot,
+            "confidence": confidence,
+        }
+    return result
+
+
+def hierarchical_bootstrap_ratio(
+    base_runs: Sequence[Sequence[float]],
+    head_runs: Sequence[Sequence[float]],
+    *,
+    quantile: float = 50,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Ratio head/base of a pooled quantile with a hierarchical-bootstrap CI (resample runs, then samples).
+
+    Returns {"ratio", "ci": [lo, hi], "base", "head", ...}; ratio > 1 means head is slower for latencies.
+    """
+    if math.isnan(quantile):
+        raise ValueError("quantile must be a number within [0, 100], got nan")
+    res = hierarchical_bootstrap_ratios(
+        base_runs, head_runs, quantiles=(float(quantile),), n_boot=n_boot, seed=seed, confidence=confidence
+    )
+    return res[float(quantile)]
