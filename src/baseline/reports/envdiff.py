@@ -1,0 +1,46 @@
+"""Which differences between two environment fingerprints make their latencies incomparable.
+
+Only what moves latency counts: PostgreSQL version and settings, CPU model and count, dataset scale and seed,
+and the sample sizes of the config. Commit, time, ports, labels and database names always differ and are
+ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+# A flattened key matters when one of its segments matches this...
+RELEVANT = re.compile(
+    r"^(postgres\w*|pg|pg_\w*|server_version\w*|settings|cpu\w*|dataset\w*|scale|seed|samples|quick|warmup|"
+    r"time_budget\w*|profile|profile_rate|services|workers|worker_concurrency)$"
+)
+# ...and none of its segments is volatile.
+VOLATILE = re.compile(r"^(pid|port|host|hostname|dsn|database|dbname|label|run|runs|\w+_at)$")
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted paths to scalar leaves (lists kept whole)."""
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def _relevant(path: str) -> bool:
+    parts = path.split(".")
+    return any(RELEVANT.match(p) for p in parts) and not any(VOLATILE.match(p) for p in parts)
+
+
+def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """Human-readable `path: A != B` lines for every latency-relevant difference between two fingerprints."""
+    left = {k: v for k, v in flatten(a or {}) if _relevant(k)}
+    right = {k: v for k, v in flatten(b or {}) if _relevant(k)}
+    return [
+        f"{key}: {left.get(key, '(absent)')!r} != {right.get(key, '(absent)')!r}"
+        for key in sorted(left.keys() | right.keys())
+        if left.get(key) != right.get(key)
+    ]

@@ -1,0 +1,167 @@
+"""Self-contained HTML reports: inline CSS and SVG only (no scripts, fonts or network), every text escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from baseline.reports import svgplots
+from baseline.reports.markdown import environment_lines
+from baseline.reports.units import fmt_ns, fmt_pct, fmt_ratio
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1280px;
+ color:#222;padding:0 16px;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;vertical-align:top}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace}
+.warn{background:#fff3cd;border:2px solid #e0a800;padding:10px 14px;margin:12px 0;border-radius:4px}
+.bad{color:#b00020;font-weight:bold}.good{color:#1b7f3b;font-weight:bold}.muted{color:#666}
+.cards{display:flex;flex-wrap:wrap;gap:16px}.card{border:1px solid #ddd;border-radius:4px;padding:8px}
+.card h3{font-size:13px;font-family:ui-monospace,monospace;margin:0 0 4px 0}
+ul.env{columns:2;font-size:13px;font-family:ui-monospace,monospace}
+.verdict{font-size:1.3em;padding:8px 12px;display:inline-block;border-radius:4px;margin:8px 0}
+.verdict.pass{background:#e6f4ea;color:#1b7f3b}.verdict.fail{background:#fde7e9;color:#b00020}
+"""
+
+
+def page(title: str, body: Iterable[str]) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, table_id: str | None = None) -> str:
+    """A table whose cells are escaped text, except cells passed as `Raw` (already-safe markup)."""
+    id_attr = f' id="{escape(table_id)}"' if table_id else ""
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table{id_attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Raw(str):
+    """Markup built here from escaped parts; html_table inserts it as is."""
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, Raw) else escape(str(value))
+
+
+def _ci(ci: Sequence[float] | None) -> str:
+    return f"[{fmt_ns(ci[0])}, {fmt_ns(ci[1])}]" if ci and len(ci) == 2 else "-"
+
+
+def _warnings(lines: Iterable[str], heading: str) -> str:
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f'<div class="warn" role="alert"><strong>{escape(heading)}</strong><ul>{items}</ul></div>' if items else ""
+
+
+def _environment(env: Mapping[str, Any]) -> str:
+    lines = environment_lines(env)
+    if not lines:
+        return '<p class="muted">No environment recorded.</p>'
+    return '<ul class="env">' + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>"
+
+
+def _case_card(case: Mapping[str, Any]) -> str:
+    runs = case["runs"]
+    box = svgplots.box_plot(
+        [(f"run {r['run']} (n={r['n']})", r["box"]) for r in runs], title="distribution per run", width=460
+    )
+    medians = svgplots.ci_plot(
+        [(f"run {r['run']}", r["p50"], *(r.get("p50_ci") or (r["p50"], r["p50"]))) for r in runs],
+        title="per-run median, 95% CI",
+        width=460,
+    )
+    flag = ' <span class="bad">UNSTABLE</span>' if case["unstable"] else ""
+    return f'<div class="card"><h3>{escape(case["id"])}{flag}</h3>{box}{medians}</div>'
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """report.html of a label: summary table, CDF of E2E latency, per-case plots, flamegraph links, environment."""
+    label = summary["label"]
+    body = [f"<h1>Baseline {escape(label)}</h1>"]
+    body.append(
+        f'<p class="muted">Runs {escape(", ".join(str(r) for r in summary["runs"]))} · generated '
+        f"{escape(str(summary.get('generated_at', '-')))} · a case is unstable when the cross-run CV of its "
+        f"median exceeds {escape(fmt_pct(summary.get('cv_threshold')))}</p>"
+    )
+    body.append(
+        _warnings(
+            [f"run {e['run']} excluded ({e['status']}): {e.get('error') or '-'}" for e in summary["excluded_runs"]]
+            + list(summary.get("environment_notes") or []),
+            "Runs excluded or environments differ",
+        )
+    )
+    rows = []
+    for case in summary["cases"]:
+        p = case["pooled"]
+        stability = Raw('<span class="bad">unstable</span>') if case["unstable"] else "stable"
+        rows.append(
+            [
+                case["id"],
+                p["n"],
+                fmt_ns(p["p50"]),
+                _ci(p.get("p50_ci")),
+                fmt_ns(p["p95"]),
+                fmt_ns(p.get("p99")),
+                fmt_pct(case["cv"]),
+                stability,
+                ", ".join(case.get("flags") or []) or "-",
+            ]
+        )
+    body.append("<h2>Summary</h2>")
+    body.append(
+        html_table(
+            ["case", "n", "p50", "p50 95% CI", "p95", "p99", "CV", "stability", "flags"], rows, table_id="summary-table"
+        )
+    )
+    e2e = [case for case in summary["cases"] if case["phase"] == "e2e"]
+    if e2e:
+        body.append("<h2>End-to-end latency CDF</h2>")
+        body.append(svgplots.cdf_plot([(c["id"], c["cdf"]) for c in e2e], title="E2E latency, all runs pooled"))
+    for phase in summary.get("phases") or []:
+        cases = [c for c in summary["cases"] if c["phase"] == phase]
+        if cases:
+            body.append(f"<h2>{escape(phase)} cases</h2>")
+            body.append('<div class="cards">' + "".join(_case_card(c) for c in cases) + "</div>")
+    body.append(_profiles(summary.get("profiles") or []))
+    body.append(f"<h2>Environment (run {escape(str(summary['runs'][0]))})</h2>")
+    body.append(_environment(summary.get("environment") or {}))
+    return page(f"Baseline {label}", body)
+
+
+def _profiles(profiles: Sequence[Mapping[str, Any]]) -> str:
+    if not profiles:
+        return ""
+    rows = []
+    for prof in profiles:
+        hot = prof.get("hotpaths") or {}
+        top = (hot.get("top") or [None])[0] or {}
+        link = Raw(f'<a href="{escape(prof["svg"], quote=True)}">{escape(prof["svg"])}</a>') if prof.get("svg") else "-"
+        rows.append(
+            [
+                prof["name"],
+                prof["run"],
+                hot.get("total_samples", "-"),
+                fmt_pct(hot.get("message_passing_share")),
+                f"{top.get('frame', '-')} ({fmt_pct(top.get('share'))})" if top else "-",
+                link,
+            ]
+        )
+    return "<h2>Profiles</h2>" + html_table(
+        ["profile", "run", "samples", "message passing", "top frame (self)", "flamegraph"], rows
+    )
+
+
+def fmt_ratio_ci(ratio: float | None, ci: Sequence[float] | None) -> str:
+    if ratio is None:
+        return "-"
+    if not ci:
+        return fmt_ratio(ratio)
+    return f"{fmt_ratio(ratio)} [{fmt_ratio(ci[0])}, {fmt_ratio(ci[1])}]"

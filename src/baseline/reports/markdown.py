@@ -1,0 +1,97 @@
+"""Markdown reports (summary of a label, comparison of two labels): the tables a terminal or PR shows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from baseline.reports.envdiff import flatten
+from baseline.reports.units import fmt_ns, fmt_pct
+
+
+def cell(value: Any) -> str:
+    """A table cell: pipes and newlines escaped so user text can never break the table."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fmt_ci(ci: Sequence[float] | None, fmt: Any = fmt_ns) -> str:
+    if not ci or len(ci) != 2:
+        return "-"
+    return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def environment_lines(env: Mapping[str, Any]) -> list[str]:
+    """The fingerprint as `key: value` lines (machine, PostgreSQL, git, harness; config sizes)."""
+    keep = ("machine.", "postgres.", "python.version", "git.", "harness_version", "config.dataset_", "config.samples")
+    return [f"{k}: {v}" for k, v in flatten(env or {}) if k.startswith(keep) and not k.startswith("python.packages")]
+
+
+def render_summary(summary: Mapping[str, Any]) -> str:
+    """report.md of a label: cases, per-run medians, profiles, environment."""
+    out = [f"# Baseline `{cell(summary['label'])}`", ""]
+    out.append(
+        f"Runs: {', '.join(str(r) for r in summary['runs'])} · generated {summary.get('generated_at', '-')} · "
+        f"unstable when the cross-run CV of the median exceeds {fmt_pct(summary.get('cv_threshold'))}"
+    )
+    out.append("")
+    for excluded in summary.get("excluded_runs") or []:
+        out.append(f"> Run {excluded['run']} excluded ({excluded['status']}): {excluded.get('error') or '-'}")
+    for note in summary.get("environment_notes") or []:
+        out.append(f"> **Environment differs between runs:** {note}")
+    if summary.get("unstable_cases"):
+        out.append(f"> **Unstable cases:** {', '.join(summary['unstable_cases'])}")
+    out += ["", "## Cases", ""]
+    rows = []
+    for case in summary["cases"]:
+        p = case["pooled"]
+        rows.append(
+            [
+                case["id"],
+                p["n"],
+                fmt_ns(p["p50"]),
+                fmt_ci(p.get("p50_ci")),
+                fmt_ns(p["p95"]),
+                fmt_ns(p.get("p99")),
+                fmt_pct(case["cv"]),
+                "UNSTABLE" if case["unstable"] else "stable",
+                ", ".join(case.get("flags") or []) or "-",
+            ]
+        )
+    out.append(table(["case", "n", "p50", "p50 95% CI", "p95", "p99", "CV", "stability", "flags"], rows))
+    runs = summary["runs"]
+    out += ["", "## Per-run medians (95% CI)", ""]
+    per_run_rows = []
+    for case in summary["cases"]:
+        by_run = {r["run"]: r for r in case["runs"]}
+        per_run_rows.append(
+            [case["id"]]
+            + [f"{fmt_ns(by_run[r]['p50'])} {fmt_ci(by_run[r].get('p50_ci'))}" if r in by_run else "-" for r in runs]
+        )
+    out.append(table(["case", *(f"run {r}" for r in runs)], per_run_rows))
+    profiles = summary.get("profiles") or []
+    if profiles:
+        out += ["", "## Profiles", ""]
+        prow = []
+        for prof in profiles:
+            hot = prof.get("hotpaths") or {}
+            top = (hot.get("top") or [{}])[0]
+            prow.append(
+                [
+                    prof["run"],
+                    prof["name"],
+                    hot.get("total_samples", "-"),
+                    fmt_pct(hot.get("message_passing_share")),
+                    f"{top.get('frame', '-')} ({fmt_pct(top.get('share'))})" if top else "-",
+                    f"[svg]({prof['svg']})" if prof.get("svg") else "-",
+                ]
+            )
+        out.append(table(["run", "profile", "samples", "message passing", "top frame (self)", "flamegraph"], prow))
+    out += ["", f"## Environment (run {runs[0]})", ""]
+    out += [f"- {cell(line)}" for line in environment_lines(summary.get("environment") or {})] or ["- (none recorded)"]
+    return "\n".join(out) + "\n"

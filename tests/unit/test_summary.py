@@ -1,0 +1,138 @@
+"""summary.build_summary / write_summary on synthetic result files with known samples (real store writer)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from baseline import store
+from baseline.config import Config
+from baseline.summary import SummaryError, build_summary, write_summary
+
+ENV = {
+    "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "hostname": "a"},
+    "postgres": {"server_version": "15.8", "settings": {"fsync": "on"}, "dsn": "postgresql://u@h:1/run_x_1"},
+    "config": {"dataset_scale": 500, "dataset_seed": 42, "samples": {"sql": 50}, "label": "x", "run": 1},
+}
+# Per-run medians 150, 160, 140 -> CV = 10 / 150; e2e medians 1000, 2000, 1000 -> CV = 0.577 (unstable).
+SQL = {1: list(range(100, 201)), 2: list(range(110, 211)), 3: list(range(90, 191))}
+E2E = {1: [900, 1000, 1100], 2: [1900, 2000, 2100], 3: [950, 1000, 1050]}
+
+
+def write_run(root: Path, label: str, run: int, phases: dict[str, dict[str, list[float]]], **kw: object) -> None:
+    config = Config(project_root=root, output_dir=root / "profiles", workdir=root / ".baseline", label=label, run=run)
+    for phase, cases in phases.items():
+        store.write_result(
+            config,
+            phase,
+            [{"id": cid, "unit": "ns", "samples": s, "summary": {}, "meta": {}} for cid, s in cases.items()],
+            environment=kw.get("environment", ENV),  # type: ignore[arg-type]
+            flags=kw.get("flags", []),  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture
+def label_dir(tmp_path: Path) -> Path:
+    for run in (1, 2, 3):
+        flags = ["checkpoint_in_window"] if run == 2 else []
+        write_run(tmp_path, "base", run, {"sql": {"sql/q": SQL[run]}, "e2e": {"e2e/linear": E2E[run]}}, flags=flags)
+    return tmp_path / "profiles" / "base"
+
+
+def test_pooled_and_per_run_statistics(label_dir: Path) -> None:
+    summary = build_summary(label_dir, cv_threshold=0.10)
+    cases = {c["id"]: c for c in summary["cases"]}
+    sql = cases["sql/q"]
+    assert sql["pooled"]["n"] == 303
+    assert sql["pooled"]["p50"] == 150
+    assert [r["p50"] for r in sql["runs"]] == [150, 160, 140]
+    assert sql["cv"] == pytest.approx(10 / 150)
+    assert sql["unstable"] is False
+    lo, hi = sql["runs"][0]["p50_ci"]
+    assert lo <= 150 <= hi
+    assert cases["e2e/linear"]["unstable"] is True
+    assert cases["e2e/linear"]["cv"] == pytest.approx(577.35 / 1333.33, rel=1e-3)
+    assert summary["unstable_cases"] == ["e2e/linear"]
+    assert sql["flags"] == ["checkpoint_in_window (run 2)"]
+    assert summary["environment"]["machine"]["cpu_model"] == "Test CPU"
+    assert summary["environment_notes"] == []
+    assert len(sql["cdf"]) == 101 and sql["cdf"][0] == 90 and sql["cdf"][-1] == 210
+
+
+def test_threshold_decides_unstable(label_dir: Path) -> None:
+    cases = {c["id"]: c for c in build_summary(label_dir, cv_threshold=0.05)["cases"]}
+    assert cases["sql/q"]["unstable"] is True
+
+
+def test_failed_run_is_excluded_and_said_so(label_dir: Path) -> None:
+    manifest = {"label": "base", "runs": {"2": {"status": "failed", "error": "worker died", "phases": {}}}}
+    store.write_json_atomic(label_dir / "manifest.json", manifest)
+    summary, _ = write_summary(label_dir, cv_threshold=0.10)
+    assert summary["runs"] == [1, 3]
+    assert summary["excluded_runs"] == [{"run": 2, "status": "failed", "error": "worker died"}]
+    sql = next(c for c in summary["cases"] if c["id"] == "sql/q")
+    assert [r["run"] for r in sql["runs"]] == [1, 3]
+    assert "> Run 2 excluded (failed): worker died" in (label_dir / "report.md").read_text()
+
+
+def test_environment_difference_between_runs_is_noted(tmp_path: Path) -> None:
+    other = json.loads(json.dumps(ENV))
+    other["postgres"]["settings"]["fsync"] = "off"
+    other["machine"]["hostname"] = "b"  # irrelevant: not reported
+    write_run(tmp_path, "l", 1, {"sql": {"sql/q": SQL[1]}})
+    write_run(tmp_path, "l", 2, {"sql": {"sql/q": SQL[2]}}, environment=other)
+    notes = build_summary(tmp_path / "profiles" / "l", cv_threshold=0.1)["environment_notes"]
+    assert notes == ["run 2 differs from run 1: postgres.settings.fsync: 'on' != 'off'"]
+
+
+def test_write_summary_writes_three_files(label_dir: Path) -> None:
+    summary, paths = write_summary(label_dir, cv_threshold=0.10)
+    assert [p.name for p in paths] == ["summary.json", "report.md", "report.html"]
+    assert json.loads((label_dir / "summary.json").read_text())["cases"][0]["id"] == summary["cases"][0]["id"]
+    md = (label_dir / "report.md").read_text()
+    assert "| sql/q | 303 | 150 ns |" in md
+    assert "UNSTABLE" in md
+    html = (label_dir / "report.html").read_text()
+    assert 'id="summary-table"' in html and "<script" not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_missing_label_names_it(tmp_path: Path) -> None:
+    with pytest.raises(SummaryError, match=r"label 'nope' not found"):
+        build_summary(tmp_path / "nope", cv_threshold=0.1)
+
+
+def test_corrupt_file_names_it(label_dir: Path) -> None:
+    (label_dir / "run-2" / "sql.json").write_text("{not json")
+    with pytest.raises(SummaryError, match=r"run-2/sql\.json: not valid JSON"):
+        build_summary(label_dir, cv_threshold=0.1)
+
+
+def test_missing_phase_file_names_it(label_dir: Path) -> None:
+    (label_dir / "run-3" / "e2e.json").unlink()
+    with pytest.raises(SummaryError, match=r"run-3/e2e\.json is missing"):
+        build_summary(label_dir, cv_threshold=0.1)
+
+
+def test_flamegraph_links_and_hotpaths(label_dir: Path) -> None:
+    prof = label_dir / "run-1" / "profiles"
+    prof.mkdir()
+    (prof / "lifecycle.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    summary, _ = write_summary(label_dir, cv_threshold=0.1)
+    assert summary["profiles"] == [
+        {"run": 1, "name": "lifecycle", "hotpaths": None, "svg": "run-1/profiles/lifecycle.svg"}
+    ]
+    html = (label_dir / "report.html").read_text()
+    assert 'href="run-1/profiles/lifecycle.svg"' in html
+
+
+def test_html_svg_plots_are_well_formed(label_dir: Path) -> None:
+    write_summary(label_dir, cv_threshold=0.1)
+    html = (label_dir / "report.html").read_text()
+    svgs = html.split("<svg")[1:]
+    assert len(svgs) == 5  # e2e CDF + (box + medians) for each of the two cases
+    for chunk in svgs:
+        ET.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")
