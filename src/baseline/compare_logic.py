@@ -1,0 +1,370 @@
+"""Pure compare logic: verdicts per case, per-profile comparisons and the refactor plan's gates.
+
+Latency ratios are head/base, so a ratio above 1 is a slowdown. A change counts only when its bootstrap CI
+excludes 1 AND its size exceeds the noise threshold; gates fail only on such significant changes, so an A/A
+comparison passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from baseline import stats
+from baseline.profiling import hotpaths
+from baseline.profiling.diff import diff_profiles, two_proportion_z
+from baseline.profiling.folded import merge
+
+__all__ = [
+    "GATE_NAMES",
+    "VERDICTS",
+    "Criteria",
+    "compare_case",
+    "compare_profile",
+    "evaluate_gates",
+    "gate_kind",
+    "verdict",
+]
+
+VERDICTS = ("improved", "unchanged", "regressed", "inconclusive")
+#: Case id prefix -> gate it feeds. event/ cases are reported but gate nothing (the plan sets no event criterion).
+_PREFIX_GATES = {"sql/": "sql", "e2e/": "e2e", "task_init/": "lifecycle", "event/": None}
+GATE_NAMES = (
+    "e2e_within_max_ratio",
+    "e2e_hard_regression",
+    "sql_unchanged",
+    "lifecycle_within_max_ratio",
+    "no_new_hot_paths",
+    "message_passing_share",
+)
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Gate thresholds; defaults are the refactor plan's success criteria and regression signals."""
+
+    e2e_max_ratio: float = 1.10
+    e2e_hard_ratio: float = 1.20
+    sql_noise: float = 0.05
+    lifecycle_max_ratio: float = 1.20
+    new_hot_path_share: float = 0.05
+    message_passing_max_share: float = 0.05
+    noise: float = 0.05
+    cv_threshold: float = 0.10
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"criteria.{f.name} must be a finite number, got {value!r}")
+        for name in ("e2e_max_ratio", "e2e_hard_ratio", "lifecycle_max_ratio"):
+            if getattr(self, name) < 1.0:
+                raise ValueError(f"criteria.{name} is a head/base ratio limit and must be >= 1.0 (1.10 = 10% slower)")
+        for name in ("sql_noise", "noise", "new_hot_path_share", "message_passing_max_share", "cv_threshold"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"criteria.{name} is a fraction and must be within [0, 1) (0.05 = 5%)")
+        if self.e2e_hard_ratio < self.e2e_max_ratio:
+            raise ValueError("criteria.e2e_hard_ratio must be >= criteria.e2e_max_ratio")
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> Criteria:
+        """Build from `[tool.baseline.criteria]`; keys may use '-' or '_'. Unknown keys and non-numbers fail."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"[tool.baseline.criteria] must be a table of numbers, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, float] = {}
+        for raw_key, value in d.items():
+            key = str(raw_key).replace("-", "_")
+            if key not in known:
+                raise ValueError(
+                    f"unknown criteria key {raw_key!r} in [tool.baseline.criteria]; "
+                    f"known keys: {', '.join(sorted(known))}"
+                )
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"criteria key {raw_key!r} must be a number, got {type(value).__name__} {value!r}")
+            values[key] = float(value)
+        return cls(**values)
+
+
+def verdict(ratio: float, ci: tuple[float, float] | Sequence[float], noise: float) -> str:
+    """improved / regressed when the CI excludes 1 and |ratio-1| > noise; unchanged when the whole CI lies within
+    [1-noise, 1+noise]; inconclusive otherwise."""
+    lo, hi = float(ci[0]), float(ci[1])
+    if not all(math.isfinite(v) for v in (ratio, lo, hi)):
+        raise ValueError(f"ratio and CI must be finite numbers, got ratio={ratio!r}, ci={list(ci)!r}")
+    if lo > hi:
+        raise ValueError(f"CI lower bound {lo!r} is above its upper bound {hi!r}")
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"noise must be a fraction within [0, 1), got {noise!r}")
+    if (lo > 1.0 or hi < 1.0) and abs(ratio - 1.0) > noise:
+        return "regressed" if ratio > 1.0 else "improved"
+    if 1.0 - noise <= lo and hi <= 1.0 + noise:
+        return "unchanged"
+    return "inconclusive"
+
+
+def gate_kind(case_id: str) -> str | None:
+    """Which gate a case feeds, from its id prefix; calibration cases (harness overhead) feed none."""
+    if any(part.startswith("calibrate") for part in case_id.split("/")):
+        return None
+    for prefix, gate in _PREFIX_GATES.items():
+        if case_id.startswith(prefix):
+            return gate
+    return None
+
+
+def compare_case(
+    case_id: str,
+    base_runs: Sequence[Sequence[float]],
+    head_runs: Sequence[Sequence[float]],
+    *,
+    criteria: Criteria,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict[str, Any]:
+    """p50 and p95 ratios with hierarchical-bootstrap CIs and verdicts, plus run stability of both sides.
+
+    The case verdict is the p50 verdict; SQL cases use `criteria.sql_noise`, the rest `criteria.noise`.
+    """
+    kind = gate_kind(case_id)
+    noise = criteria.sql_noise if kind == "sql" else criteria.noise
+    ratios = stats.hierarchical_bootstrap_ratios(base_runs, head_runs, quantiles=(50.0, 95.0), n_boot=n_boot, seed=seed)
+    p50, p95 = ratios[50.0], ratios[95.0]
+    p50["verdict"] = verdict(p50["ratio"], p50["ci"], noise)
+    p95["verdict"] = verdict(p95["ratio"], p95["ci"], noise)
+    base_stab = stats.run_stability(base_runs, criteria.cv_threshold)
+    head_stab = stats.run_stability(head_runs, criteria.cv_threshold)
+    return {
+        "id": case_id,
+        "gate": kind,
+        "noise": noise,
+        "p50": p50,
+        "p95": p95,
+        "verdict": p50["verdict"],
+        "base_runs": len(base_runs),
+        "head_runs": len(head_runs),
+        "base_stability": base_stab,
+        "head_stability": head_stab,
+        "unstable": bool(base_stab["unstable"] or head_stab["unstable"]),
+    }
+
+
+def compare_profile(
+    name: str,
+    base_runs: Sequence[Mapping[str, int]],
+    head_runs: Sequence[Mapping[str, int]],
+    *,
+    criteria: Criteria,
+    alpha: float = 0.05,
+    min_module_samples: int = 100,
+    modules: Sequence[str] = hotpaths.LIFECYCLE_MODULES,
+    message_passing_patterns: Sequence[str] = hotpaths.MESSAGE_PASSING_PATTERNS,
+) -> dict[str, Any]:
+    """Compare one profile (e.g. `lifecycle`, `e2e-worker-1`) across the runs of two baselines.
+
+    Runs are merged per side. At a fixed sampling rate the samples per run measure time, so `total_ratio`
+    (mean samples per run, head/base) is the profile's time ratio and `module_ratios` the time ratio of each
+    lifecycle module with at least `min_module_samples` merged base samples. `kind` is "lifecycle" for
+    profiles whose name starts with "lifecycle" (they feed the lifecycle gate).
+    """
+    if not base_runs or not head_runs:
+        raise ValueError(f"profile {name!r}: both sides need at least one run's folded stacks")
+    base, head = merge(*base_runs), merge(*head_runs)
+    base_hot = hotpaths.analyze(
+        base, threshold=criteria.new_hot_path_share, modules=modules, message_passing_patterns=message_passing_patterns
+    )
+    head_hot = hotpaths.analyze(
+        head, threshold=criteria.new_hot_path_share, modules=modules, message_passing_patterns=message_passing_patterns
+    )
+    base_total, head_total = base_hot["total_samples"], head_hot["total_samples"]
+    base_per_run, head_per_run = base_total / len(base_runs), head_total / len(head_runs)
+    module_ratios: dict[str, float] = {}
+    for mod in modules:
+        b = base_hot["modules"][mod]["samples"]
+        if b >= min_module_samples:
+            module_ratios[mod] = (head_hot["modules"][mod]["samples"] / len(head_runs)) / (b / len(base_runs))
+    mp_b, mp_h = base_hot["message_passing"]["samples"], head_hot["message_passing"]["samples"]
+    mp_z, mp_p = two_proportion_z(mp_b, base_total, mp_h, head_total)
+    return {
+        "name": name,
+        "kind": "lifecycle" if name.startswith("lifecycle") else "service",
+        "base_runs": len(base_runs),
+        "head_runs": len(head_runs),
+        "base_total": base_total,
+        "head_total": head_total,
+        "total_ratio": head_per_run / base_per_run,
+        "module_ratios": module_ratios,
+        "message_passing": {
+            "base_share": base_hot["message_passing"]["share"],
+            "head_share": head_hot["message_passing"]["share"],
+            "z": mp_z,
+            "p_value": mp_p,
+            "significant_increase": mp_p < alpha and mp_z > 0,
+        },
+        "base_hotpaths": base_hot,
+        "head_hotpaths": head_hot,
+        "diff": diff_profiles(base, head, alpha=alpha, threshold=criteria.new_hot_path_share),
+    }
+
+
+def _gate(name: str, passed: bool, detail: str, *, hard: bool, evaluated: bool = True) -> dict[str, Any]:
+    return {"name": name, "passed": passed, "detail": detail, "hard": hard, "evaluated": evaluated}
+
+
+def _significantly_above(entry: Mapping[str, Any], limit: float) -> bool:
+    """The point ratio is over the limit and the CI says head is slower at all (excludes 1)."""
+    return entry["ratio"] > limit and entry["ci"][0] > 1.0
+
+
+def _fmt(entry: Mapping[str, Any]) -> str:
+    return f"{entry['ratio']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+
+
+def evaluate_gates(
+    case_results: list[dict[str, Any]], profile_results: list[dict[str, Any]], criteria: Criteria
+) -> dict[str, Any]:
+    """Apply the plan's gates to `compare_case` and `compare_profile` results.
+
+    Hard gates are the plan's regression signals (E2E > hard ratio, new hot paths, message passing); the others
+    are its success criteria. A gate with nothing to judge passes with `evaluated: False`.
+    """
+    by_kind: dict[str, list[dict[str, Any]]] = {"e2e": [], "sql": [], "lifecycle": []}
+    for case in case_results:
+        kind = case.get("gate", gate_kind(case["id"]))
+        if kind in by_kind:
+            by_kind[kind].append(case)
+    gates: list[dict[str, Any]] = []
+
+    e2e = by_kind["e2e"]
+    if e2e:
+        over = [c for c in e2e if _significantly_above(c["p50"], criteria.e2e_max_ratio)]
+        hard = [c for c in e2e if _significantly_above(c["p50"], criteria.e2e_hard_ratio)]
+        worst = max(e2e, key=lambda c: c["p50"]["ratio"])
+        gates.append(
+            _gate(
+                "e2e_within_max_ratio",
+                not over,
+                (
+                    "over the limit: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in over)
+                    if over
+                    else f"{len(e2e)} cases within {criteria.e2e_max_ratio:.2f}x (worst {worst['id']} "
+                    f"p50 ratio {_fmt(worst['p50'])})"
+                ),
+                hard=False,
+            )
+        )
+        gates.append(
+            _gate(
+                "e2e_hard_regression",
+                not hard,
+                (
+                    "hard regression: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in hard)
+                    if hard
+                    else f"no E2E case slower than {criteria.e2e_hard_ratio:.2f}x"
+                ),
+                hard=True,
+            )
+        )
+    else:
+        gates.append(_gate("e2e_within_max_ratio", True, "no E2E cases compared", hard=False, evaluated=False))
+        gates.append(_gate("e2e_hard_regression", True, "no E2E cases compared", hard=True, evaluated=False))
+
+    sql = by_kind["sql"]
+    if sql:
+        regressed = [c for c in sql if verdict(c["p50"]["ratio"], c["p50"]["ci"], criteria.sql_noise) == "regressed"]
+        gates.append(
+            _gate(
+                "sql_unchanged",
+                not regressed,
+                (
+                    "regressed: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in regressed)
+                    if regressed
+                    else f"{len(sql)} SQL cases not regressed beyond {criteria.sql_noise:.0%} noise"
+                ),
+                hard=False,
+            )
+        )
+    else:
+        gates.append(_gate("sql_unchanged", True, "no SQL cases compared", hard=False, evaluated=False))
+
+    lifecycle_fail: list[str] = []
+    lifecycle_seen = 0
+    for c in by_kind["lifecycle"]:
+        lifecycle_seen += 1
+        if _significantly_above(c["p50"], criteria.lifecycle_max_ratio):
+            lifecycle_fail.append(f"{c['id']} p50 ratio {_fmt(c['p50'])}")
+    for p in profile_results:
+        if p.get("kind") != "lifecycle":
+            continue
+        lifecycle_seen += 1
+        if p["total_ratio"] > criteria.lifecycle_max_ratio:
+            lifecycle_fail.append(f"profile {p['name']} total time ratio {p['total_ratio']:.3f}")
+        for mod, ratio in sorted(p.get("module_ratios", {}).items()):
+            if ratio > criteria.lifecycle_max_ratio:
+                lifecycle_fail.append(f"profile {p['name']} module {mod} time ratio {ratio:.3f}")
+    gates.append(
+        _gate(
+            "lifecycle_within_max_ratio",
+            not lifecycle_fail,
+            (
+                "over the limit: " + "; ".join(lifecycle_fail)
+                if lifecycle_fail
+                else (
+                    f"{lifecycle_seen} task_init cases / lifecycle profiles within {criteria.lifecycle_max_ratio:.2f}x"
+                    if lifecycle_seen
+                    else "no task_init cases or lifecycle profiles compared"
+                )
+            ),
+            hard=False,
+            evaluated=bool(lifecycle_seen),
+        )
+    )
+
+    new_hot = [
+        f"{p['name']}: {h['frame']} {h['base_share']:.1%} -> {h['head_share']:.1%}"
+        for p in profile_results
+        for h in p["diff"]["new_hot_paths"]
+    ]
+    gates.append(
+        _gate(
+            "no_new_hot_paths",
+            not new_hot,
+            (
+                "new hot paths: " + "; ".join(new_hot)
+                if new_hot
+                else (
+                    f"no frame grew past {criteria.new_hot_path_share:.0%} in {len(profile_results)} profiles"
+                    if profile_results
+                    else "no profiles compared"
+                )
+            ),
+            hard=True,
+            evaluated=bool(profile_results),
+        )
+    )
+
+    mp_fail: list[str] = []
+    mp_note: list[str] = []
+    for p in profile_results:
+        mp = p["message_passing"]
+        if mp["head_share"] >= criteria.message_passing_max_share:
+            text = f"{p['name']} {mp['base_share']:.1%} -> {mp['head_share']:.1%}"
+            if mp["significant_increase"]:
+                mp_fail.append(text)
+            else:
+                mp_note.append(text + " (not a significant increase over base)")
+    detail = (
+        "over the limit and grown: " + "; ".join(mp_fail)
+        if mp_fail
+        else f"message passing under {criteria.message_passing_max_share:.0%} or not grown"
+        if profile_results
+        else "no profiles compared"
+    )
+    if mp_note:
+        detail += "; already at or above the limit in base: " + "; ".join(mp_note)
+    gates.append(_gate("message_passing_share", not mp_fail, detail, hard=True, evaluated=bool(profile_results)))
+
+    return {"passed": all(g["passed"] for g in gates), "gates": gates}

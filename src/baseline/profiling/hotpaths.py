@@ -1,0 +1,212 @@
+"""Hot paths of a folded profile: where the samples go, in the terms the refactor plan asks about.
+
+Shares are fractions of all samples. "Self" counts a sample for its leaf frame; "inclusive" counts it once for
+every distinct frame on its stack (recursion does not double count). Pattern tuples below are matched
+case-insensitively as substrings; a target adapter may pass its own to `analyze`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from baseline.profiling.folded import split_frame
+
+__all__ = [
+    "CATEGORIES",
+    "DATABASE_PATTERNS",
+    "IDLE_LEAF_NAMES",
+    "IDLE_PATTERNS",
+    "LIFECYCLE_MODULES",
+    "MESSAGE_PASSING_PATTERNS",
+    "analyze",
+    "classify_stack",
+    "is_idle_stack",
+    "render_markdown",
+]
+
+LIFECYCLE_MODULES: tuple[str, ...] = ("task_initializer", "step_enqueuer", "result_processor", "task_finalizer")
+
+#: A stack with any frame (name or file) matching one of these is database work or database wait.
+DATABASE_PATTERNS: tuple[str, ...] = ("psycopg", "asyncpg", "libpq", "sqlalchemy")
+#: Leaf functions that block on a socket; counted as database wait (the services talk mostly to PostgreSQL).
+SOCKET_LEAF_NAMES: tuple[str, ...] = ("recv", "recv_into", "recvfrom", "send", "sendall", "readinto")
+#: Leaf functions that block without working: py-spy keeps these stacks only with `--idle`.
+IDLE_LEAF_NAMES: tuple[str, ...] = (
+    "select",
+    "poll",
+    "epoll_wait",
+    "sleep",
+    "wait",
+    "_wait",
+    "wait_for",
+    "accept",
+    "idle",
+    "<idle>",
+)
+#: Any frame matching these marks the whole stack idle (blocked waiting for LISTEN/NOTIFY wake-ups).
+IDLE_PATTERNS: tuple[str, ...] = ("notifies", "wait_for_notify")
+#: Innermost matching frame decides among these; order breaks ties within one frame.
+CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
+    "serialization": ("json", "orjson", "pydantic", "msgpack", "pickle"),
+    "logging": ("logging", "structlog"),
+    "http_framework": ("fastapi", "starlette", "uvicorn", "h11", "httptools"),
+}
+CATEGORIES: tuple[str, ...] = (
+    "database_wait",
+    "serialization",
+    "logging",
+    "http_framework",
+    "idle",
+    "application_cpu",
+)
+#: Queue publish/consume and NOTIFY code: the plan's "message passing overhead". Matched on name and file of
+#: every frame of a non-idle stack.
+MESSAGE_PASSING_PATTERNS: tuple[str, ...] = ("queue", "notify", "listen", "publish", "claim", "submit")
+
+
+def _matches(frame: str, patterns: Sequence[str]) -> bool:
+    low = frame.lower()
+    return any(p in low for p in patterns)
+
+
+def is_idle_stack(frames: Sequence[str]) -> bool:
+    """True when the stack is waiting, not working (and not waiting on the database)."""
+    if any(_matches(f, IDLE_PATTERNS) for f in frames):
+        return True
+    if any(_matches(f, DATABASE_PATTERNS) for f in frames):
+        return False
+    return split_frame(frames[-1])[0].strip().lower() in IDLE_LEAF_NAMES
+
+
+def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequence[str]] | None = None) -> str:
+    """One category per stack: blocked-on-notify idle > database > idle leaf > innermost pattern > application."""
+    if not frames:
+        raise ValueError("a stack needs at least one frame")
+    if any(_matches(f, IDLE_PATTERNS) for f in frames):
+        return "idle"
+    if any(_matches(f, DATABASE_PATTERNS) for f in frames):
+        return "database_wait"
+    leaf = split_frame(frames[-1])[0].strip().lower()
+    if leaf in SOCKET_LEAF_NAMES:
+        return "database_wait"
+    if leaf in IDLE_LEAF_NAMES:
+        return "idle"
+    patterns = CATEGORY_PATTERNS if category_patterns is None else category_patterns
+    for frame in reversed(frames):
+        for category, pats in patterns.items():
+            if _matches(frame, pats):
+                return category
+    return "application_cpu"
+
+
+def _share(samples: int, total: int) -> float:
+    return samples / total if total else 0.0
+
+
+def _ranked(counts: Mapping[str, int], total: int, top: int) -> list[dict[str, Any]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [{"frame": f, "samples": n, "share": _share(n, total)} for f, n in ranked]
+
+
+def analyze(
+    stacks: Mapping[str, int],
+    *,
+    top: int = 15,
+    threshold: float = 0.05,
+    modules: Sequence[str] = LIFECYCLE_MODULES,
+    message_passing_patterns: Sequence[str] = MESSAGE_PASSING_PATTERNS,
+    category_patterns: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, Any]:
+    """Hot-path analysis of one profile (see the module docstring for what the shares mean).
+
+    `frames_over_threshold` lists frames whose SELF share is at least `threshold` (the plan's "functions over
+    5% each"); inclusive shares of outer frames such as `<module>` are near 100% and say nothing.
+    """
+    if top < 1:
+        raise ValueError(f"top must be >= 1, got {top!r}")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be a share in (0, 1], got {threshold!r}")
+    total = 0
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    module_counts = dict.fromkeys(modules, 0)
+    category_counts = dict.fromkeys(CATEGORIES, 0)
+    if category_patterns:
+        for extra in category_patterns:
+            category_counts.setdefault(extra, 0)
+    message_passing = 0
+    idle = 0
+    mp = tuple(p.lower() for p in message_passing_patterns)
+    for stack, count in stacks.items():
+        if count <= 0:
+            continue
+        frames = stack.split(";")
+        total += count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for frame in set(frames):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+        files = [split_frame(f)[1] or f for f in frames]
+        for mod in modules:
+            if any(mod in path for path in files):
+                module_counts[mod] += count
+        category = classify_stack(frames, category_patterns)
+        category_counts[category] += count
+        if category == "idle":
+            idle += count
+        elif any(_matches(f, mp) for f in frames):
+            message_passing += count
+    if total == 0:
+        raise ValueError("the profile has no samples: check that py-spy ran while the workload was active")
+    over = [
+        {"frame": f, "samples": n, "share": _share(n, total)}
+        for f, n in sorted(self_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if _share(n, total) >= threshold
+    ]
+    active = total - idle
+    return {
+        "total_samples": total,
+        "idle_samples": idle,
+        "threshold": threshold,
+        "top_self": _ranked(self_counts, total, top),
+        "top_inclusive": _ranked(incl_counts, total, top),
+        "modules": {m: {"samples": n, "share": _share(n, total)} for m, n in module_counts.items()},
+        "categories": {c: {"samples": n, "share": _share(n, total)} for c, n in category_counts.items()},
+        "message_passing": {
+            "samples": message_passing,
+            "share": _share(message_passing, total),
+            "active_share": _share(message_passing, active),
+            "patterns": list(mp),
+        },
+        "frames_over_threshold": over,
+    }
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def render_markdown(analysis: Mapping[str, Any], title: str) -> str:
+    """Markdown hot-path report: breakdown tables, then the top frames by self and inclusive share."""
+    total = analysis["total_samples"]
+    lines = [f"## {_md_escape(title)}", "", f"{total} samples ({analysis.get('idle_samples', 0)} idle).", ""]
+    lines += ["| breakdown | samples | share |", "|---|---:|---:|"]
+    for name, entry in analysis["categories"].items():
+        lines.append(f"| {name} | {entry['samples']} | {_pct(entry['share'])} |")
+    mp = analysis["message_passing"]
+    lines.append(f"| message passing (queue / NOTIFY code) | {mp['samples']} | {_pct(mp['share'])} |")
+    for name, entry in analysis["modules"].items():
+        lines.append(f"| lifecycle module `{_md_escape(name)}` | {entry['samples']} | {_pct(entry['share'])} |")
+    threshold = analysis.get("threshold", 0.05)
+    for key, label in (("top_self", "self"), ("top_inclusive", "inclusive")):
+        lines += ["", f"| top frames by {label} share | samples | share |", "|---|---:|---:|"]
+        for row in analysis[key]:
+            mark = " **hot**" if label == "self" and row["share"] >= threshold else ""
+            lines.append(f"| `{_md_escape(row['frame'])}`{mark} | {row['samples']} | {_pct(row['share'])} |")
+    over = analysis["frames_over_threshold"]
+    lines += ["", f"Frames over {_pct(threshold)} self share: {len(over)}."]
+    return "\n".join(lines) + "\n"
