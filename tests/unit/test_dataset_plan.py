@@ -64,7 +64,7 @@ def test_complete_tasks_have_exact_results_and_retries_have_backoff_history(plan
     even = int(complete_task[8].split(":")[1].rstrip("}"))
     expected = WORKFLOWS[complete_task[1]].expected_results(even)
     got = {row[2]: row[12] for row in steps_by_task[complete_task[0]]}
-    assert got == {name: f'{{"result":{value}}}' for name, value in expected.items()}
+    assert got == {name: str(value) for name, value in expected.items()}
     step_state = {row[1]: row[3] for row in plan.step_transitions if row[5]}
     retrying = [row for row in plan.steps if step_state[row[0]] == "waiting_for_retry"]
     assert all(row[5] >= 1 for row in retrying)  # attempts

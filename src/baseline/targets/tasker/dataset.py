@@ -197,7 +197,7 @@ def plan_dataset(scale: int, seed: int) -> DatasetPlan:
             max_attempts, retryable = 3, True
             t = created + timedelta(milliseconds=20 * (spec.step_names.index(name) + 1))
             if state == "complete":
-                attempts, last_attempt, results = 1, t, _json({"result": expected[name]})
+                attempts, last_attempt, results = 1, t, _json(expected[name])
             elif state == "in_progress":
                 attempts, last_attempt = 1, t
             elif state == "waiting_for_retry":

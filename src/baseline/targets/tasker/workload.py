@@ -7,9 +7,12 @@ public SQL functions and tables (docs/architecture.md). Nothing imports `tasker`
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import psycopg
 
 COMPLETION_CHANNEL = "tasker_task_completed"
 VERSION = "1.0.0"
@@ -80,13 +83,13 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             "complex_workflow",
             "complex_dag",
             (
-                ("dag_init", ()),
-                ("dag_process_left", ("dag_init",)),
-                ("dag_process_right", ("dag_init",)),
-                ("dag_validate", ("dag_process_left", "dag_process_right")),
-                ("dag_transform", ("dag_process_left",)),
-                ("dag_analyze", ("dag_process_right",)),
-                ("dag_finalize", ("dag_validate", "dag_transform", "dag_analyze")),
+                ("init", ()),
+                ("left", ("init",)),
+                ("right", ("init",)),
+                ("validate", ("left", "right")),
+                ("transform", ("left",)),
+                ("analyze", ("right",)),
+                ("finalize", ("validate", "transform", "analyze")),
             ),
         ),
         WorkflowSpec(
@@ -94,14 +97,14 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
             "tree_workflow",
             "hierarchical_tree",
             (
-                ("tree_root", ()),
-                ("tree_branch_left", ("tree_root",)),
-                ("tree_branch_right", ("tree_root",)),
-                ("tree_leaf_a", ("tree_branch_left",)),
-                ("tree_leaf_b", ("tree_branch_left",)),
-                ("tree_leaf_c", ("tree_branch_right",)),
-                ("tree_leaf_d", ("tree_branch_right",)),
-                ("tree_final_join", ("tree_leaf_a", "tree_leaf_b", "tree_leaf_c", "tree_leaf_d")),
+                ("root", ()),
+                ("branch_left", ("root",)),
+                ("branch_right", ("root",)),
+                ("leaf_a", ("branch_left",)),
+                ("leaf_b", ("branch_left",)),
+                ("leaf_c", ("branch_right",)),
+                ("leaf_d", ("branch_right",)),
+                ("join", ("leaf_a", "leaf_b", "leaf_c", "leaf_d")),
             ),
         ),
     )
@@ -161,3 +164,178 @@ def verify_task(task: Mapping[str, Any], workflow_key: str, even_number: int = 6
         got = result_value(step.get("results"))
         if got != want:
             raise TaskVerificationError(f"{label}: step {name} result {got!r}, expected {want}")
+
+
+# ------------------------------------------------------------------------------------------------ SQL cases
+
+NEXT_READY_BATCH_SIZES = (1, 10, 50, 100)
+# Strata for the per-task functions: one task per (workflow, state), so the five samples differ in shape and state.
+TASK_STRATA = (
+    ("linear", "complete"),
+    ("diamond", "steps_in_process"),
+    ("complex_dag", "waiting_for_retry"),
+    ("hierarchical_tree", "blocked_by_failures"),
+    ("diamond", "waiting_for_dependencies"),
+)
+# Ten steps of depth 0..3 across the workflows, for get_step_transitive_dependencies.
+DEPENDENCY_STEPS = (
+    ("linear", "linear_step_1"),
+    ("linear", "linear_step_2"),
+    ("linear", "linear_step_3"),
+    ("linear", "linear_step_4"),
+    ("diamond", "diamond_end"),
+    ("complex_dag", "transform"),
+    ("complex_dag", "validate"),
+    ("complex_dag", "finalize"),
+    ("hierarchical_tree", "leaf_c"),
+    ("hierarchical_tree", "join"),
+)
+# transition_task_state_atomic toggles terminal tasks error <-> resolved_manually: every call is a successful
+# compare-and-swap, and no engine process acts on either state while the bench runs.
+TRANSITION_STATES = ("error", "resolved_manually")
+TRANSITION_SAMPLES = 5
+
+
+@dataclass(frozen=True)
+class SqlStatement:
+    """One benched call: case id, the public function it exercises, its SQL (psycopg %s params) and parameters.
+
+    `locks` marks calls that take row locks (FOR UPDATE SKIP LOCKED): the bench runs those inside a transaction
+    it rolls back outside the timed region. `transition` marks the compare-and-swap cases.
+    """
+
+    id: str
+    function: str
+    sql: str
+    params: tuple[Any, ...]
+    meta: dict[str, Any]
+    locks: bool = False
+    transition: bool = False
+
+
+_TASK_BY_STATE = """
+SELECT t.task_uuid FROM tasks t
+JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
+JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid
+JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent
+WHERE ns.name = %s AND nt.name = %s AND tt.to_state = ANY(%s)
+ORDER BY t.task_uuid LIMIT %s
+"""
+
+_STEP_BY_NAME = """
+SELECT ws.workflow_step_uuid FROM workflow_steps ws
+JOIN named_steps s ON s.named_step_uuid = ws.named_step_uuid
+JOIN tasks t ON t.task_uuid = ws.task_uuid
+JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
+WHERE s.name = %s AND t.complete
+ORDER BY ws.workflow_step_uuid LIMIT 1
+"""
+
+
+def _task(conn: psycopg.Connection, key: str, states: list[str]) -> uuid.UUID | None:
+    spec = workflow(key)
+    row = conn.execute(_TASK_BY_STATE, (spec.namespace, spec.name, states, 1)).fetchone()
+    return row[0] if row else None
+
+
+def _stratified_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str, str]]:
+    """One task per stratum; an empty stratum (tiny datasets) falls back to any task of that workflow."""
+    chosen: list[tuple[uuid.UUID, str, str]] = []
+    for key, state in TASK_STRATA:
+        found = _task(conn, key, [state])
+        if found is None or any(found == c[0] for c in chosen):
+            row = conn.execute(
+                _TASK_BY_STATE.replace("AND tt.to_state = ANY(%s)", "AND NOT (t.task_uuid = ANY(%s))"),
+                (workflow(key).namespace, workflow(key).name, [c[0] for c in chosen], 1),
+            ).fetchone()
+            if row is None:
+                raise RuntimeError(f"no {key} task in the database; load the dataset first")
+            found, state = row[0], "any"
+        chosen.append((found, key, state))
+    return chosen
+
+
+def _transition_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str]]:
+    """Tasks sitting in one of TRANSITION_STATES, spread over the workflows, with their current state."""
+    rows = conn.execute(
+        "SELECT t.task_uuid, tt.to_state FROM tasks t "
+        "JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent "
+        "WHERE tt.to_state = ANY(%s) ORDER BY t.task_uuid",
+        (list(TRANSITION_STATES),),
+    ).fetchall()
+    if len(rows) < TRANSITION_SAMPLES:
+        raise RuntimeError(
+            f"need {TRANSITION_SAMPLES} tasks in state {' or '.join(TRANSITION_STATES)} for the transition cases, "
+            f"found {len(rows)}; load a larger dataset (--scale)"
+        )
+    step = max(1, len(rows) // TRANSITION_SAMPLES)
+    return [(rows[i * step][0], rows[i * step][1]) for i in range(TRANSITION_SAMPLES)]
+
+
+def sql_statements(conn: psycopg.Connection) -> list[SqlStatement]:
+    """Every SQL case of the plan, with subjects chosen deterministically from the loaded dataset."""
+    out: list[SqlStatement] = [
+        SqlStatement(
+            f"sql/get_next_ready_tasks/batch_size={n}",
+            "get_next_ready_tasks",
+            "SELECT * FROM get_next_ready_tasks(%s)",
+            (n,),
+            {"batch_size": n, "timed": "the call and fetch inside an open transaction; BEGIN/ROLLBACK untimed"},
+            locks=True,
+        )
+        for n in NEXT_READY_BATCH_SIZES
+    ]
+    tasks = _stratified_tasks(conn)
+    for function in ("get_step_readiness_status", "get_task_execution_context"):
+        for i, (task_uuid, key, state) in enumerate(tasks, start=1):
+            out.append(
+                SqlStatement(
+                    f"sql/{function}/sample={i}",
+                    function,
+                    f"SELECT * FROM {function}(%s)",
+                    (task_uuid,),
+                    {"task_uuid": str(task_uuid), "workflow": key, "task_state": state},
+                )
+            )
+    for i, (key, step_name) in enumerate(DEPENDENCY_STEPS, start=1):
+        row = conn.execute(_STEP_BY_NAME, (step_name,)).fetchone()
+        if row is None:
+            raise RuntimeError(f"no complete {key} task holds step {step_name}; load the dataset first")
+        out.append(
+            SqlStatement(
+                f"sql/get_step_transitive_dependencies/sample={i}",
+                "get_step_transitive_dependencies",
+                "SELECT * FROM get_step_transitive_dependencies(%s)",
+                (row[0],),
+                {
+                    "workflow_step_uuid": str(row[0]),
+                    "workflow": key,
+                    "step": step_name,
+                    "depth": workflow(key).depth(step_name),
+                },
+            )
+        )
+    for i, (task_uuid, state) in enumerate(_transition_tasks(conn), start=1):
+        out.append(
+            SqlStatement(
+                f"sql/transition_task_state_atomic/sample={i}",
+                "transition_task_state_atomic",
+                "SELECT transition_task_state_atomic(%s, %s, %s, %s, %s)",
+                (task_uuid, state),
+                {"task_uuid": str(task_uuid), "states": list(TRANSITION_STATES), "initial_state": state},
+                transition=True,
+            )
+        )
+    return out
+
+
+def transition_params(task_uuid: uuid.UUID, current: str, processor: uuid.UUID) -> tuple[Any, ...]:
+    """Parameters for the next successful toggle of a transition case from its current state."""
+    a, b = TRANSITION_STATES
+    target = b if current == a else a
+    return (task_uuid, current, target, processor, '{"source": "baseline-sql-bench"}')
+
+
+def other_transition_state(current: str) -> str:
+    a, b = TRANSITION_STATES
+    return b if current == a else a

@@ -1,0 +1,178 @@
+"""What every bench shares: case dicts, the window counters that flag a disturbed run, and the command runner.
+
+A bench is `run_<phase>(config, stack, extra) -> list[case dict]`; `execute_bench` wraps it with the stack,
+the checkpoint/autovacuum counters taken right before and after the measuring window, the statistics and the
+result file, so the four benches differ only in what they time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+
+from baseline.measure import SampleResult, Sampler
+
+BenchFn = Callable[[Any, Any, dict[str, Any]], list[dict[str, Any]]]
+
+
+class BenchError(RuntimeError):
+    """A bench could not produce trustworthy samples (a failed task, a CAS that returned false...)."""
+
+
+def sampler_for(config: Any, phase: str) -> Sampler:
+    return Sampler(samples=int(config.samples[phase]), warmup=int(config.warmup), time_budget_s=config.time_budget_s)
+
+
+def make_case(case_id: str, samples: list[int], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A result-file case: raw ns samples, their summary, and whatever explains them."""
+    from baseline.stats import summarize
+
+    if not samples:
+        raise BenchError(f"{case_id}: no samples were recorded")
+    return {"id": case_id, "unit": "ns", "samples": samples, "summary": summarize(samples), "meta": dict(meta or {})}
+
+
+def case_from(result: SampleResult, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    return make_case(result.case_id, result.samples, {**result.meta(), **(meta or {})})
+
+
+def bare_loop(operation: Callable[[], Any], n: int, warmup: int) -> list[int]:
+    """The calibration reference: the same operation in a plain loop, no Sampler, no callbacks."""
+    from time import perf_counter_ns
+
+    for _ in range(warmup):
+        operation()
+    samples = []
+    for _ in range(n):
+        t0 = perf_counter_ns()
+        operation()
+        samples.append(perf_counter_ns() - t0)
+    return samples
+
+
+def overhead_ratio(cases: list[dict[str, Any]], harness_id: str, bare_id: str) -> dict[str, Any]:
+    """p50 of the harnessed case over p50 of its bare twin from the same run (1.0 = no harness overhead)."""
+    by_id = {c["id"]: c for c in cases}
+    harnessed, bare = by_id[harness_id]["summary"]["p50"], by_id[bare_id]["summary"]["p50"]
+    return {
+        "harness_case": harness_id,
+        "bare_case": bare_id,
+        "harness_p50_ns": harnessed,
+        "bare_p50_ns": bare,
+        "ratio": round(harnessed / bare, 4) if bare else None,
+    }
+
+
+# ------------------------------------------------------------------------------------------ window counters
+
+CHECKPOINTS_SQL = {
+    # PostgreSQL 17 moved the counters to pg_stat_checkpointer.
+    "bgwriter": "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+    "checkpointer": "SELECT num_timed + num_requested FROM pg_stat_checkpointer",
+}
+AUTOVACUUM_SQL = "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_all_tables"
+
+
+def read_counters(dsn: str) -> dict[str, int]:
+    """Checkpoints (cluster-wide) and autovacuum/autoanalyze runs (this database) so far."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        try:
+            row = conn.execute(CHECKPOINTS_SQL["bgwriter"]).fetchone()
+        except psycopg.errors.UndefinedColumn:
+            row = conn.execute(CHECKPOINTS_SQL["checkpointer"]).fetchone()
+        auto = conn.execute(AUTOVACUUM_SQL).fetchone()
+    return {"checkpoints": int(row[0]) if row else 0, "autovacuum": int(auto[0]) if auto else 0}
+
+
+def window_flags(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """Flags for anything that ran inside the measuring window and may have moved the latencies."""
+    flags = []
+    if after["checkpoints"] > before["checkpoints"]:
+        flags.append("checkpoint_in_window")
+    if after["autovacuum"] > before["autovacuum"]:
+        flags.append("autovacuum_in_window")
+    return flags
+
+
+# ---------------------------------------------------------------------------------------------- profiling
+
+
+@contextlib.contextmanager
+def maybe_profile(config: Any, pids: dict[str, int], prefix: str, extra: dict[str, Any]) -> Iterator[None]:
+    """py-spy over exactly the measuring window when --profile is on; py-spy is imported only then."""
+    if not config.profile:
+        yield
+        return
+    from baseline.profiling.capture import profile_window
+
+    with profile_window(pids, Path(config.run_dir) / "profiles", config, prefix=prefix) as window:
+        yield
+    extra.setdefault("profiles", []).append(_jsonable(window))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def workload_of(stack: Any) -> ModuleType:
+    """The target's workload module (the tasker one when the stack's target does not say)."""
+    target = getattr(stack, "target", None)
+    module = getattr(target, "workload", None) if target is not None else None
+    if module is None:
+        from baseline.targets.tasker import workload as module
+    return module
+
+
+def service_pids(stack: Any) -> dict[str, int]:
+    return {role: pid for role, pid in dict(stack.pids).items() if role != "postgres"}
+
+
+def self_pid() -> dict[str, int]:
+    return {"bench": os.getpid()}
+
+
+# ------------------------------------------------------------------------------------------------- runner
+
+
+def execute_bench(config: Any, phase: str, bench: BenchFn) -> Path:
+    """Enter the stack, run one bench between counter reads, summarize and write run_dir/<phase>.json."""
+    from baseline import environment, store
+    from baseline.services.stack import ensure_stack
+
+    started = store.now_iso()
+    extra: dict[str, Any] = {}
+    with ensure_stack(config) as stack:
+        environment_info = environment.fingerprint(stack.dsn, config)
+        before = read_counters(stack.dsn)
+        cases = bench(config, stack, extra)
+        after = read_counters(stack.dsn)
+    extra["window_counters"] = {"before": before, "after": after}
+    extra["started_at"] = started
+    return store.write_result(
+        config,
+        phase,
+        cases,
+        environment=environment_info,
+        flags=window_flags(before, after),
+        extra=extra,
+        started_at=started,
+    )
