@@ -1,0 +1,85 @@
+"""Console script `tasker`: migrate, api, orchestrator, worker. Every command takes --dsn or TASKER_DATABASE_URL."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from tasker.db import DSN_ENV, resolve_dsn
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process like Ctrl-C; open transactions roll back with the connection."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tasker", description="Reference workflow engine.")
+    parser.add_argument("--log-level", default="WARNING", help="logging level (default WARNING: off the hot path)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--dsn", help=f"PostgreSQL URL (default: ${DSN_ENV})")
+        return p
+
+    add("migrate", "apply the schema and register the bundled templates (idempotent)")
+    api = add("api", "serve the HTTP API")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--pool-size", type=int, default=4, help="database connections")
+    orch = add("orchestrator", "run the orchestrator")
+    orch.add_argument("--poll-interval", type=float, default=1.0, help="safety-net poll in seconds")
+    worker = add("worker", "run a worker")
+    worker.add_argument("--concurrency", type=int, default=1, help="claim loops (one connection each)")
+    worker.add_argument(
+        "--namespace", action="append", dest="namespaces", help="namespace to serve (repeatable; default: all four)"
+    )
+    worker.add_argument("--visibility-timeout", type=float, default=30.0, help="seconds a claimed step stays hidden")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    dsn = resolve_dsn(args.dsn)
+    if args.command == "migrate":
+        from tasker.migrate import migrate
+
+        applied = migrate(dsn)
+        print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}; templates registered")
+        return 0
+    _exit_on_sigterm()
+    try:
+        if args.command == "api":
+            import uvicorn
+
+            from tasker.api import create_app
+
+            uvicorn.run(
+                create_app(dsn, pool_size=args.pool_size),
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level.lower(),
+                access_log=False,
+            )
+        elif args.command == "orchestrator":
+            from tasker.orchestration.orchestrator import Orchestrator
+
+            Orchestrator(dsn, poll_interval=args.poll_interval).run()
+        elif args.command == "worker":
+            from tasker.worker import run_workers
+
+            if args.concurrency < 1:
+                raise SystemExit("--concurrency must be at least 1")
+            run_workers(dsn, args.concurrency, args.namespaces, args.visibility_timeout)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

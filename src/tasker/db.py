@@ -1,0 +1,31 @@
+"""Connections, NOTIFY channel names and the DSN lookup shared by every engine process."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+ORCHESTRATION_CHANNEL = "tasker_orchestration"
+COMPLETION_CHANNEL = "tasker_task_completed"
+DSN_ENV = "TASKER_DATABASE_URL"
+
+__all__ = ["COMPLETION_CHANNEL", "DSN_ENV", "ORCHESTRATION_CHANNEL", "Jsonb", "connect", "resolve_dsn", "step_channel"]
+
+
+def step_channel(namespace: str) -> str:
+    """The channel a namespace's workers LISTEN on (NOTIFY with pg_notify, so no quoting is needed there)."""
+    return f"tasker_steps_{namespace}"
+
+
+def resolve_dsn(dsn: str | None) -> str:
+    value = dsn or os.environ.get(DSN_ENV)
+    if not value:
+        raise SystemExit(f"no database given: pass --dsn postgresql://... or set {DSN_ENV}")
+    return value
+
+
+def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
+    """A long-lived connection; psycopg prepares statements it sees repeatedly (prepare_threshold)."""
+    return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name="tasker")

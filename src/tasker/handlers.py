@@ -1,0 +1,65 @@
+"""Step handlers: pure functions from (task context, parents' results) to a JSON-serialisable result.
+
+Test hooks read from the task context so faults can be injected through the public API:
+`_fail_attempts: {step_name: n}` makes the step raise on its first n attempts, `_sleep_ms: {step_name: ms}`
+makes it sleep (used to kill a worker mid-step).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class HandlerError(RuntimeError):
+    """A handler could not produce a result; the step fails and is retried per its template."""
+
+
+@dataclass(frozen=True)
+class StepCall:
+    step_name: str
+    attempt: int
+    context: Mapping[str, Any]
+    parent_results: Mapping[str, Any]
+
+
+def math_handler(call: StepCall) -> int:
+    """Root: square `even_number`; one parent: square its result; several parents: multiply their results."""
+    if not call.parent_results:
+        value = call.context.get("even_number")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise HandlerError(f"context.even_number must be an integer, got {value!r}")
+        return value * value
+    values = list(call.parent_results.values())
+    for name, value in call.parent_results.items():
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise HandlerError(f"parent '{name}' result must be an integer, got {value!r}")
+    if len(values) == 1:
+        return values[0] * values[0]
+    return math.prod(values)
+
+
+def noop_handler(call: StepCall) -> None:
+    """Does nothing: measures framework overhead."""
+    return None
+
+
+HANDLERS: dict[str, Callable[[StepCall], Any]] = {"math": math_handler, "noop": noop_handler}
+
+
+def run_handler(name: str, call: StepCall) -> Any:
+    """Apply the context's test hooks, then the named handler."""
+    sleep_ms = (call.context.get("_sleep_ms") or {}).get(call.step_name)
+    if sleep_ms:
+        time.sleep(float(sleep_ms) / 1000.0)
+    fail_attempts = (call.context.get("_fail_attempts") or {}).get(call.step_name, 0)
+    if call.attempt <= fail_attempts:
+        raise HandlerError(f"injected failure of {call.step_name} on attempt {call.attempt}")
+    try:
+        handler = HANDLERS[name]
+    except KeyError:
+        raise HandlerError(f"no handler named '{name}'") from None
+    return handler(call)

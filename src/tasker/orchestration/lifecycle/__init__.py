@@ -1,0 +1,1 @@
+"""Lifecycle of a task: initialize, enqueue ready steps, process step results, finalize."""

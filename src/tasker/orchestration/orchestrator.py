@@ -1,0 +1,103 @@
+"""The orchestrator process: woken by NOTIFY on tasker_orchestration, with a slow poll as a safety net.
+
+Payload `task:<uuid>`: a new task -> enqueue its ready steps. Payload `result`: drain the results queue.
+The poll (about 1 s) finds tasks left behind (retry backoff elapsed, missed notifications) through
+get_next_ready_tasks and drains the results queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+
+from tasker.db import ORCHESTRATION_CHANNEL, connect
+from tasker.orchestration.lifecycle import result_processor, step_enqueuer, task_finalizer
+from tasker.states import TASK_TERMINAL_STATES
+
+log = logging.getLogger("tasker.orchestrator")
+
+
+@dataclass
+class OrchestratorStats:
+    tasks_started: int = 0
+    results_processed: int = 0
+    polls: int = 0
+
+
+class Orchestrator:
+    def __init__(self, dsn: str, poll_interval: float = 1.0, batch_size: int = 10) -> None:
+        self.dsn = dsn
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.processor_uuid = uuid.uuid4()
+        self.stats = OrchestratorStats()
+
+    def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
+        """Enqueue the ready steps of one task (its own transaction); finalize it if nothing can run."""
+        with conn.transaction():
+            task = step_enqueuer.lock_task(conn, task_uuid)
+            if task is None or task.state in TASK_TERMINAL_STATES:
+                return []
+            readiness = step_enqueuer.fetch_readiness(conn, task.task_uuid)
+            enqueued = step_enqueuer.enqueue_steps(conn, task, readiness, self.processor_uuid)
+            if not enqueued and not step_enqueuer.any_in_flight(readiness):
+                task_finalizer.finalize_task(
+                    conn, task.task_uuid, task.state, [s.state for s in readiness], self.processor_uuid
+                )
+        self.stats.tasks_started += 1
+        return enqueued
+
+    def drain_results(self, conn: psycopg.Connection) -> int:
+        count = 0
+        while result_processor.process_next_result(conn, self.processor_uuid) is not None:
+            count += 1
+        self.stats.results_processed += count
+        return count
+
+    def poll(self, conn: psycopg.Connection) -> int:
+        """Safety net: tasks with ready steps that no notification brought (e.g. a retry backoff elapsed)."""
+        self.stats.polls += 1
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT task_uuid, namespace_name, current_state FROM get_next_ready_tasks(%s)", (self.batch_size,)
+            ).fetchall()
+            for task_uuid, namespace, state in rows:
+                step_enqueuer.enqueue_ready_steps(
+                    conn, step_enqueuer.TaskRef(task_uuid, namespace, state), self.processor_uuid
+                )
+        return len(rows)
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        with connect(self.dsn) as conn:
+            conn.execute(f"LISTEN {ORCHESTRATION_CHANNEL}")
+            log.info("orchestrator %s listening on %s", self.processor_uuid, ORCHESTRATION_CHANNEL)
+            next_poll = 0.0
+            new_tasks: list[str] = []
+            while not stop.is_set():
+                for task_uuid in new_tasks:
+                    self._guard(conn, self.start_task, task_uuid)
+                new_tasks.clear()
+                self._guard(conn, self.drain_results)
+                if time.monotonic() >= next_poll:
+                    self._guard(conn, self.poll)
+                    self._guard(conn, self.drain_results)
+                    next_poll = time.monotonic() + self.poll_interval
+                timeout = max(0.0, min(next_poll - time.monotonic(), self.poll_interval))
+                for note in conn.notifies(timeout=timeout, stop_after=1):
+                    if note.payload.startswith("task:"):
+                        new_tasks.append(note.payload[5:])
+
+    def _guard(self, conn: psycopg.Connection, fn: object, *args: object) -> None:
+        """One bad task or message must not stop the loop; its transaction rolled back, the poll retries it."""
+        try:
+            fn(conn, *args)  # type: ignore[operator]
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            log.exception("orchestrator step failed: %s%r", getattr(fn, "__name__", fn), args)

@@ -1,0 +1,1 @@
+"""Packaged migrations, applied in file-name order by `tasker migrate`."""

@@ -1,0 +1,55 @@
+"""Task and step states (REFERENCE.md); a state is the most_recent transition row."""
+
+from __future__ import annotations
+
+TASK_PENDING = "pending"
+TASK_STEPS_IN_PROCESS = "steps_in_process"
+TASK_WAITING_FOR_DEPENDENCIES = "waiting_for_dependencies"
+TASK_WAITING_FOR_RETRY = "waiting_for_retry"
+TASK_BLOCKED_BY_FAILURES = "blocked_by_failures"
+TASK_COMPLETE = "complete"
+TASK_ERROR = "error"
+
+TASK_STATES = frozenset(
+    {
+        "pending",
+        "initializing",
+        "enqueuing_steps",
+        "steps_in_process",
+        "evaluating_results",
+        "waiting_for_dependencies",
+        "waiting_for_retry",
+        "blocked_by_failures",
+        "complete",
+        "error",
+        "cancelled",
+        "resolved_manually",
+    }
+)
+TASK_TERMINAL_STATES = frozenset({"complete", "error", "blocked_by_failures", "cancelled", "resolved_manually"})
+
+STEP_PENDING = "pending"
+STEP_ENQUEUED = "enqueued"
+STEP_IN_PROGRESS = "in_progress"
+STEP_ENQUEUED_FOR_ORCHESTRATION = "enqueued_for_orchestration"
+STEP_ENQUEUED_AS_ERROR = "enqueued_as_error_for_orchestration"
+STEP_WAITING_FOR_RETRY = "waiting_for_retry"
+STEP_COMPLETE = "complete"
+STEP_ERROR = "error"
+
+STEP_STATES = frozenset(
+    {
+        "pending",
+        "enqueued",
+        "in_progress",
+        "enqueued_for_orchestration",
+        "enqueued_as_error_for_orchestration",
+        "waiting_for_retry",
+        "complete",
+        "error",
+        "cancelled",
+        "resolved_manually",
+    }
+)
+STEP_IN_FLIGHT_STATES = frozenset({"enqueued", "in_progress", "enqueued_for_orchestration", STEP_ENQUEUED_AS_ERROR})
+STEP_DONE_STATES = frozenset({"complete", "resolved_manually"})

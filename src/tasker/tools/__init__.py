@@ -1,0 +1,1 @@
+"""Developer tools: process launcher and latency measurement."""

@@ -1,0 +1,187 @@
+"""The worker process: claim a step message, run its handler, submit the result to the orchestrator.
+
+Two commits per step: (1) claim with FOR UPDATE SKIP LOCKED and a visibility timeout, attempts + 1,
+in_progress, parents' results read; (2) result message + enqueued_for_orchestration + queue delete + NOTIFY.
+The step message is deleted only in (2): a worker killed in between loses nothing, the message becomes
+visible again when its timeout passes and another worker runs the step again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tasker.db import ORCHESTRATION_CHANNEL, Jsonb, connect, step_channel
+from tasker.handlers import StepCall, run_handler
+from tasker.orchestration.lifecycle.result_processor import RESULT_KIND
+from tasker.states import STEP_ENQUEUED_AS_ERROR, STEP_ENQUEUED_FOR_ORCHESTRATION, STEP_IN_PROGRESS
+from tasker.templates import load_bundled_templates
+
+log = logging.getLogger("tasker.worker")
+
+# Claim the oldest visible message of our namespaces and start its step, in one statement. A message whose step
+# is no longer waiting to run (a duplicate) comes back with a NULL step and is deleted.
+_CLAIM = """
+WITH claimed AS (
+    UPDATE step_queue_messages
+    SET vt = clock_timestamp() + make_interval(secs => %s), read_ct = read_ct + 1
+    WHERE msg_id = (
+        SELECT msg_id FROM step_queue_messages
+        WHERE namespace = ANY(%s) AND vt <= clock_timestamp()
+        ORDER BY msg_id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING msg_id, message
+), step AS (
+    UPDATE workflow_steps ws
+    SET attempts = ws.attempts + 1, last_attempted_at = now(), in_process = true, updated_at = now()
+    FROM claimed c
+    WHERE ws.workflow_step_uuid = (c.message->>'step_uuid')::uuid
+      AND EXISTS (SELECT 1 FROM workflow_step_transitions st
+                  WHERE st.workflow_step_uuid = ws.workflow_step_uuid AND st.most_recent
+                    AND st.to_state IN ('enqueued', 'in_progress'))
+    RETURNING ws.workflow_step_uuid, ws.task_uuid, ws.attempts, ws.inputs
+)
+SELECT c.msg_id, c.message, s.workflow_step_uuid, s.attempts, s.inputs, t.context
+FROM claimed c
+LEFT JOIN step s ON true
+LEFT JOIN tasks t ON t.task_uuid = s.task_uuid
+"""
+_PARENTS = "SELECT step_name, results FROM get_step_transitive_dependencies(%s) WHERE distance = 1"
+
+
+def default_namespaces() -> list[str]:
+    return sorted({t.namespace for t in load_bundled_templates()})
+
+
+@dataclass(frozen=True)
+class ClaimedStep:
+    msg_id: int
+    task_uuid: str
+    step_uuid: uuid.UUID
+    step_name: str
+    attempt: int
+    handler: str
+    context: dict[str, Any]
+    parent_results: dict[str, Any]
+
+
+class Worker:
+    def __init__(
+        self,
+        dsn: str,
+        namespaces: list[str] | None = None,
+        visibility_timeout: float = 30.0,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.dsn = dsn
+        self.namespaces = namespaces or default_namespaces()
+        self.visibility_timeout = visibility_timeout
+        self.poll_interval = poll_interval
+        self.worker_id = str(uuid.uuid4())
+        self.completed = 0
+
+    def claim(self, conn: psycopg.Connection) -> ClaimedStep | None:
+        """Claim one message and move its step to in_progress (one commit). None when nothing is visible."""
+        while True:
+            with conn.transaction():
+                row = conn.execute(_CLAIM, (self.visibility_timeout, self.namespaces)).fetchone()
+                if row is None:
+                    return None
+                msg_id, message, step_uuid, attempt, inputs, context = row
+                if step_uuid is None:
+                    conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
+                    continue
+                with conn.pipeline():
+                    conn.execute(
+                        "SELECT tasker_transition_step(%s, %s, %s)",
+                        (step_uuid, STEP_IN_PROGRESS, Jsonb({"worker_id": self.worker_id, "attempt": attempt})),
+                    )
+                    parents = dict(conn.execute(_PARENTS, (step_uuid,)).fetchall())
+            return ClaimedStep(
+                msg_id,
+                message["task_uuid"],
+                step_uuid,
+                message["step_name"],
+                attempt,
+                (inputs or {}).get("handler", "math"),
+                context,
+                parents,
+            )
+
+    def execute(self, step: ClaimedStep) -> dict[str, Any]:
+        """Run the handler; an exception becomes an error result (retried per the template)."""
+        call = StepCall(step.step_name, step.attempt, step.context, step.parent_results)
+        base = {"task_uuid": step.task_uuid, "step_uuid": str(step.step_uuid), "attempt": step.attempt}
+        try:
+            return {**base, "status": "success", "result": run_handler(step.handler, call)}
+        except Exception as exc:
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            return {**base, "status": "error", "error": detail}
+
+    def submit(self, conn: psycopg.Connection, step: ClaimedStep, result: dict[str, Any]) -> None:
+        """Result message, step transition, queue delete and NOTIFY in one commit (one round trip)."""
+        state = STEP_ENQUEUED_FOR_ORCHESTRATION if result["status"] == "success" else STEP_ENQUEUED_AS_ERROR
+        with conn.pipeline(), conn.transaction():
+            conn.execute(
+                "INSERT INTO orchestration_queue_messages (kind, message) VALUES (%s, %s)",
+                (RESULT_KIND, Jsonb({**result, "worker_id": self.worker_id})),
+            )
+            conn.execute("SELECT tasker_transition_step(%s, %s)", (step.step_uuid, state))
+            conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (step.msg_id,))
+            conn.execute("SELECT pg_notify(%s, 'result')", (ORCHESTRATION_CHANNEL,))
+
+    def run_one(self, conn: psycopg.Connection) -> bool:
+        step = self.claim(conn)
+        if step is None:
+            return False
+        self.submit(conn, step, self.execute(step))
+        self.completed += 1
+        return True
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        with connect(self.dsn) as conn:
+            for namespace in self.namespaces:
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(step_channel(namespace))))
+            log.info("worker %s serving %s", self.worker_id, ", ".join(self.namespaces))
+            while not stop.is_set():
+                try:
+                    if self.run_one(conn):
+                        continue
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error:
+                    log.exception("worker %s: step failed to claim or submit; it will be redelivered", self.worker_id)
+                for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
+                    pass
+
+
+def run_workers(
+    dsn: str,
+    concurrency: int = 1,
+    namespaces: list[str] | None = None,
+    visibility_timeout: float = 30.0,
+    stop: threading.Event | None = None,
+) -> None:
+    """`concurrency` claim loops, one connection each; returns when `stop` is set or a loop dies."""
+    stop = stop or threading.Event()
+    if concurrency <= 1:
+        Worker(dsn, namespaces, visibility_timeout).run(stop)
+        return
+    threads = [
+        threading.Thread(
+            target=Worker(dsn, namespaces, visibility_timeout).run, args=(stop,), name=f"worker-{i}", daemon=True
+        )
+        for i in range(concurrency)
+    ]
+    for t in threads:
+        t.start()
+    while not stop.is_set() and all(t.is_alive() for t in threads):
+        stop.wait(0.5)
+    stop.set()
