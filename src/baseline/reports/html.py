@@ -159,9 +159,111 @@ def _profiles(profiles: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def fmt_ratio_ci(ratio: float | None, ci: Sequence[float] | None) -> str:
-    if ratio is None:
-        return "-"
-    if not ci:
-        return fmt_ratio(ratio)
-    return f"{fmt_ratio(ratio)} [{fmt_ratio(ci[0])}, {fmt_ratio(ci[1])}]"
+def _ratio_ci(entry: Mapping[str, Any]) -> str:
+    ci = entry.get("ci")
+    return f"{fmt_ratio(entry['ratio'])} [{fmt_ratio(ci[0])}, {fmt_ratio(ci[1])}]" if ci else fmt_ratio(entry["ratio"])
+
+
+def render_compare(verdict: Mapping[str, Any]) -> str:
+    """report.html of a comparison: environment warning on top, outcome, gates, ratio plot, cases, profiles."""
+    base, head = verdict["base"], verdict["head"]
+    body = [f"<h1>Compare {escape(base)} &rarr; {escape(head)}</h1>"]
+    if verdict["environment_warnings"]:
+        heading = "Environment mismatch: latencies may not be comparable" + (
+            " (--strict: exit 2)" if verdict["strict"] else ""
+        )
+        body.append(_warnings(verdict["environment_warnings"], heading))
+    passed = verdict["passed"]
+    body.append(
+        f'<div class="verdict {"pass" if passed else "fail"}">{"PASSED" if passed else "FAILED"} '
+        f"(exit code {escape(str(verdict['exit_code']))})</div>"
+    )
+    body.append("<h2>Gates</h2>")
+    gate_rows = [
+        [
+            g["name"],
+            Raw('<span class="good">pass</span>' if g["passed"] else '<span class="bad">FAIL</span>'),
+            "regression signal" if g["hard"] else "success criterion",
+            g["detail"] + ("" if g.get("evaluated", True) else " (nothing to judge)"),
+        ]
+        for g in verdict["gates"]
+    ]
+    body.append(html_table(["gate", "result", "kind", "detail"], gate_rows, table_id="gates-table"))
+    cases = verdict["cases"]
+    body.append("<h2>Cases (ratio head/base; + is slower)</h2>")
+    if cases:
+        body.append(
+            svgplots.ci_plot(
+                [(c["id"], c["p50"]["ratio"], *c["p50"]["ci"]) for c in cases],
+                title="p50 ratio head/base with 95% CI",
+                reference=1.0,
+                latency=False,
+                width=760,
+            )
+        )
+    case_rows = [
+        [
+            c["id"],
+            Raw(f'<span class="bad">{escape(c["verdict"])}</span>')
+            if c["verdict"] == "regressed"
+            else Raw(f'<span class="good">{escape(c["verdict"])}</span>')
+            if c["verdict"] == "improved"
+            else c["verdict"],
+            fmt_ns(c["p50"]["base"]),
+            fmt_ns(c["p50"]["head"]),
+            _ratio_ci(c["p50"]),
+            _ratio_ci(c["p95"]),
+            "unstable" if c.get("unstable") else "",
+        ]
+        for c in cases
+    ]
+    body.append(
+        html_table(
+            ["case", "verdict", "base p50", "head p50", "p50 change [95% CI]", "p95 change [95% CI]", ""],
+            case_rows,
+            table_id="compare-table",
+        )
+    )
+    for key, side in (("only_in_base", base), ("only_in_head", head)):
+        if verdict.get(key):
+            body.append(f"<p>Only in {escape(side)} (not compared): {escape(', '.join(verdict[key]))}</p>")
+    for prof in verdict.get("profiles") or []:
+        body.append(_profile_section(prof))
+    if verdict.get("notes"):
+        body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in verdict["notes"]) + "</ul>")
+    env = verdict.get("environment") or {}
+    body.append(f"<h2>Environment of {escape(base)}</h2>{_environment(env.get('base') or {})}")
+    body.append(f"<h2>Environment of {escape(head)}</h2>{_environment(env.get('head') or {})}")
+    return page(f"Compare {base} -> {head}", body)
+
+
+def _profile_section(prof: Mapping[str, Any]) -> str:
+    diff = prof["diff"]
+    mp = prof["message_passing"]
+    link = escape(prof["diff_svg"], quote=True)
+    parts = [
+        f"<h2>Profile {escape(prof['name'])}</h2>",
+        f"<p>Time ratio (samples per run) {prof['total_ratio']:.3f} &middot; message passing "
+        f"{escape(fmt_pct(mp['base_share']))} &rarr; {escape(fmt_pct(mp['head_share']))} &middot; "
+        f'<a href="{link}">differential flamegraph</a> (red grew, blue shrank)</p>',
+    ]
+    rows = [
+        [
+            r["frame"],
+            fmt_pct(r["base_share"]),
+            fmt_pct(r["head_share"]),
+            f"{r['delta'] * 100:+.2f} pp",
+            "yes" if r["significant"] else "no",
+        ]
+        for r in diff["frames"][:15]
+    ]
+    parts.append(html_table(["frame (inclusive)", "base", "head", "change", "significant"], rows))
+    for key, what, share in (
+        ("new_hot_paths", "New hot paths", "head_share"),
+        ("new_frames", "New frames", "head_share"),
+        ("removed_frames", "Removed frames", "base_share"),
+    ):
+        if diff.get(key):
+            items = "".join(f"<li>{escape(r['frame'])} ({escape(fmt_pct(r[share]))})</li>" for r in diff[key][:15])
+            parts.append(f"<p>{escape(what)}:</p><ul>{items}</ul>")
+    return "".join(parts)

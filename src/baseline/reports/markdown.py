@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from baseline.reports.envdiff import flatten
-from baseline.reports.units import fmt_ns, fmt_pct
+from baseline.reports.units import fmt_ns, fmt_pct, fmt_ratio
 
 
 def cell(value: Any) -> str:
@@ -95,3 +95,100 @@ def render_summary(summary: Mapping[str, Any]) -> str:
     out += ["", f"## Environment (run {runs[0]})", ""]
     out += [f"- {cell(line)}" for line in environment_lines(summary.get("environment") or {})] or ["- (none recorded)"]
     return "\n".join(out) + "\n"
+
+
+def fmt_ratio_ci(entry: Mapping[str, Any]) -> str:
+    """`+12.3% [+8.1%, +16.0%]` for a ratio entry with a CI."""
+    ci = entry.get("ci")
+    return f"{fmt_ratio(entry['ratio'])} {fmt_ci(ci, fmt_ratio)}" if ci else fmt_ratio(entry["ratio"])
+
+
+def render_compare(verdict: Mapping[str, Any]) -> str:
+    """report.md of a comparison: environment warning first, then outcome, gates, cases, profiles."""
+    base, head = verdict["base"], verdict["head"]
+    out = [f"# Compare `{cell(base)}` → `{cell(head)}`", ""]
+    if verdict["environment_warnings"]:
+        out.append("> [!WARNING]")
+        out.append(
+            "> **Environment mismatch: latencies may not be comparable.**"
+            + (" (--strict: exit 2)" if verdict["strict"] else "")
+        )
+        out += [f"> - {cell(w)}" for w in verdict["environment_warnings"]]
+        out.append("")
+    outcome = "PASSED" if verdict["passed"] else "FAILED"
+    runs = verdict["runs"]
+    out.append(
+        f"**Result: {outcome}** (exit code {verdict['exit_code']}) · runs base {runs['base']}, head {runs['head']}"
+    )
+    out += ["", "## Gates", ""]
+    out.append(
+        table(
+            ["gate", "result", "kind", "detail"],
+            (
+                [
+                    g["name"],
+                    ("pass" if g["passed"] else "**FAIL**")
+                    + ("" if g.get("evaluated", True) else " (nothing to judge)"),
+                    "regression signal" if g["hard"] else "success criterion",
+                    g["detail"],
+                ]
+                for g in verdict["gates"]
+            ),
+        )
+    )
+    out += ["", "## Cases (ratio head/base; + is slower)", ""]
+    rows = [
+        [
+            c["id"],
+            c["verdict"].upper() if c["verdict"] == "regressed" else c["verdict"],
+            fmt_ns(c["p50"]["base"]),
+            fmt_ns(c["p50"]["head"]),
+            fmt_ratio_ci(c["p50"]),
+            fmt_ratio_ci(c["p95"]),
+            "unstable" if c.get("unstable") else "",
+        ]
+        for c in verdict["cases"]
+    ]
+    out.append(
+        table(["case", "verdict", "base p50", "head p50", "p50 change [95% CI]", "p95 change [95% CI]", ""], rows)
+    )
+    for key, side in (("only_in_base", base), ("only_in_head", head)):
+        if verdict.get(key):
+            out.append(f"\nOnly in `{cell(side)}` (not compared): {', '.join(verdict[key])}")
+    for prof in verdict.get("profiles") or []:
+        out += ["", f"## Profile `{cell(prof['name'])}`", ""]
+        mp = prof["message_passing"]
+        out.append(
+            f"Time ratio (samples per run) {prof['total_ratio']:.3f} · message passing "
+            f"{fmt_pct(mp['base_share'])} → {fmt_pct(mp['head_share'])} · "
+            f"[differential flamegraph]({prof['diff_svg']})"
+        )
+        out.append("")
+        out.append(profile_table(prof["diff"]))
+        diff = prof["diff"]
+        for key, what, share in (
+            ("new_hot_paths", "New hot paths", "head_share"),
+            ("new_frames", "New frames", "head_share"),
+            ("removed_frames", "Removed frames", "base_share"),
+        ):
+            if diff.get(key):
+                frames = ", ".join(f"`{cell(r['frame'])}` ({fmt_pct(r[share])})" for r in diff[key][:15])
+                out.append(f"\n{what}: {frames}")
+    if verdict.get("notes"):
+        out += ["", "## Notes", ""] + [f"- {cell(n)}" for n in verdict["notes"]]
+    return "\n".join(out) + "\n"
+
+
+def profile_table(diff: Mapping[str, Any], limit: int = 15) -> str:
+    """The frames whose inclusive share moved most, with the two-proportion test's verdict."""
+    rows = [
+        [
+            r["frame"],
+            fmt_pct(r["base_share"]),
+            fmt_pct(r["head_share"]),
+            f"{r['delta'] * 100:+.2f} pp",
+            "yes" if r["significant"] else "no",
+        ]
+        for r in diff["frames"][:limit]
+    ]
+    return table(["frame (inclusive)", "base", "head", "change", "significant"], rows)
