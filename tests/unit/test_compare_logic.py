@@ -1,0 +1,215 @@
+"""Verdicts, criteria and gates on synthetic data with fixed seeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from baseline.compare_logic import Criteria, compare_case, compare_profile, evaluate_gates, gate_kind, verdict
+
+
+@pytest.mark.parametrize(
+    ("ratio", "ci", "expected"),
+    [
+        (1.12, (1.08, 1.16), "regressed"),
+        (0.85, (0.80, 0.90), "improved"),
+        (1.01, (0.98, 1.03), "unchanged"),
+        (1.03, (1.01, 1.05), "unchanged"),  # significant but within noise, CI inside the band
+        (1.04, (1.01, 1.08), "inconclusive"),  # excludes 1, too small to count, CI leaves the band
+        (1.10, (0.95, 1.30), "inconclusive"),  # large but not significant
+    ],
+)
+def test_verdict_table(ratio: float, ci: tuple[float, float], expected: str) -> None:
+    assert verdict(ratio, ci, 0.05) == expected
+
+
+def test_verdict_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="lower bound"):
+        verdict(1.0, (1.2, 1.1), 0.05)
+    with pytest.raises(ValueError, match="finite"):
+        verdict(float("nan"), (1.0, 1.1), 0.05)
+
+
+def test_criteria_defaults_and_from_mapping() -> None:
+    c = Criteria()
+    assert (c.e2e_max_ratio, c.e2e_hard_ratio, c.lifecycle_max_ratio) == (1.10, 1.20, 1.20)
+    assert (c.sql_noise, c.new_hot_path_share, c.message_passing_max_share, c.noise, c.cv_threshold) == (
+        0.05,
+        0.05,
+        0.05,
+        0.05,
+        0.10,
+    )
+    custom = Criteria.from_mapping({"e2e-max-ratio": 1.15, "cv_threshold": 0.2, "noise": 0})
+    assert custom.e2e_max_ratio == 1.15 and custom.cv_threshold == 0.2 and custom.noise == 0.0
+    assert Criteria.from_mapping({}) == Criteria()
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        ({"e2e_max": 1.1}, "unknown criteria key 'e2e_max'"),
+        ({"noise": "5%"}, "'noise' must be a number"),
+        ({"sql_noise": True}, "'sql_noise' must be a number"),
+        ({"e2e_max_ratio": 0.9}, "e2e_max_ratio"),
+        ({"message_passing_max_share": 5}, "message_passing_max_share"),
+    ],
+)
+def test_criteria_rejects_bad_keys_naming_them(mapping: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Criteria.from_mapping(mapping)
+
+
+def test_gate_kind_from_prefix() -> None:
+    assert gate_kind("sql/get_next_ready_tasks/batch_size=10") == "sql"
+    assert gate_kind("e2e/linear") == "e2e"
+    assert gate_kind("task_init/diamond") == "lifecycle"
+    assert gate_kind("event/notify/1kb") is None
+    assert gate_kind("sql/calibrate/select_1") is None
+
+
+def _runs(rng: np.random.Generator, scale: float, n_runs: int = 3, n: int = 500) -> list[list[float]]:
+    """Lognormal latencies (ms-like) with a little per-run jitter in the location."""
+    return [(scale * rng.lognormal(0.0, 0.3, n) * rng.normal(1.0, 0.01)).tolist() for _ in range(n_runs)]
+
+
+def test_aa_comparisons_never_regress_and_shift_is_detected() -> None:
+    criteria = Criteria()
+    aa, shifted = [], []
+    for draw in range(20):
+        rng = np.random.default_rng(1000 + draw)
+        base = _runs(rng, 10.0)
+        aa.append(compare_case("e2e/linear", base, _runs(rng, 10.0), criteria=criteria, seed=draw)["verdict"])
+        shifted.append(compare_case("e2e/linear", base, _runs(rng, 11.0), criteria=criteria, seed=draw)["verdict"])
+    assert "regressed" not in aa, aa
+    assert aa.count("unchanged") >= 10, aa  # most A/A draws are confidently within the 5% noise band
+    assert shifted.count("regressed") >= 19, shifted
+
+
+def test_compare_case_fields() -> None:
+    rng = np.random.default_rng(5)
+    base = _runs(rng, 1.0, n=200)
+    res = compare_case("sql/f/x", base, [[v * 1.5 for v in r] for r in base], criteria=Criteria(), n_boot=300)
+    assert res["gate"] == "sql" and res["noise"] == 0.05
+    assert res["p50"]["ratio"] == pytest.approx(1.5) and res["p95"]["ratio"] == pytest.approx(1.5)
+    assert res["verdict"] == res["p50"]["verdict"] == "regressed"
+    assert res["base_stability"]["runs"] == 3 and res["unstable"] is False
+
+
+def _case(case_id: str, ratio: float, lo: float, hi: float) -> dict[str, Any]:
+    return {"id": case_id, "gate": gate_kind(case_id), "p50": {"ratio": ratio, "ci": [lo, hi]}}
+
+
+def _profile(name: str, **over: Any) -> dict[str, Any]:
+    p = {
+        "name": name,
+        "kind": "lifecycle" if name.startswith("lifecycle") else "service",
+        "total_ratio": 1.0,
+        "module_ratios": {},
+        "message_passing": {"base_share": 0.01, "head_share": 0.01, "significant_increase": False},
+        "diff": {"new_hot_paths": []},
+    }
+    p.update(over)
+    return p
+
+
+def _gates(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {g["name"]: g for g in result["gates"]}
+
+
+def test_gates_all_pass_on_a_clean_comparison() -> None:
+    cases = [_case("e2e/linear", 1.02, 0.99, 1.05), _case("sql/a", 1.0, 0.98, 1.02), _case("task_init/l", 1.1, 1, 1.2)]
+    result = evaluate_gates(cases, [_profile("lifecycle", total_ratio=1.1)], Criteria())
+    assert result["passed"] is True
+    assert all(g["passed"] and g["evaluated"] for g in result["gates"])
+    assert {g["name"] for g in result["gates"]} == {
+        "e2e_within_max_ratio",
+        "e2e_hard_regression",
+        "sql_unchanged",
+        "lifecycle_within_max_ratio",
+        "no_new_hot_paths",
+        "message_passing_share",
+    }
+
+
+def test_e2e_gates_soft_and_hard() -> None:
+    g = _gates(evaluate_gates([_case("e2e/linear", 1.15, 1.10, 1.20)], [], Criteria()))
+    assert not g["e2e_within_max_ratio"]["passed"] and g["e2e_hard_regression"]["passed"]
+    assert "e2e/linear" in g["e2e_within_max_ratio"]["detail"]
+    g = _gates(evaluate_gates([_case("e2e/diamond", 1.30, 1.25, 1.35)], [], Criteria()))
+    assert not g["e2e_hard_regression"]["passed"] and g["e2e_hard_regression"]["hard"] is True
+    # Over the limit but not significant (CI includes 1): not a failure.
+    g = _gates(evaluate_gates([_case("e2e/linear", 1.15, 0.95, 1.40)], [], Criteria()))
+    assert g["e2e_within_max_ratio"]["passed"]
+
+
+def test_sql_gate_fails_on_regression_beyond_noise_only() -> None:
+    ok = evaluate_gates([_case("sql/a", 1.04, 1.02, 1.06)], [], Criteria())
+    assert _gates(ok)["sql_unchanged"]["passed"]
+    bad = evaluate_gates([_case("sql/a", 1.04, 1.02, 1.06), _case("sql/b", 1.2, 1.1, 1.3)], [], Criteria())
+    assert not bad["passed"] and "sql/b" in _gates(bad)["sql_unchanged"]["detail"]
+    assert "sql/a" not in _gates(bad)["sql_unchanged"]["detail"]
+
+
+def test_lifecycle_gate_from_cases_and_profiles() -> None:
+    g = _gates(evaluate_gates([_case("task_init/linear", 1.3, 1.25, 1.35)], [], Criteria()))
+    assert not g["lifecycle_within_max_ratio"]["passed"]
+    prof = _profile("lifecycle", total_ratio=1.05, module_ratios={"result_processor": 1.4})
+    g = _gates(evaluate_gates([], [prof], Criteria()))
+    assert not g["lifecycle_within_max_ratio"]["passed"]
+    assert "result_processor" in g["lifecycle_within_max_ratio"]["detail"]
+
+
+def test_hot_path_and_message_passing_gates() -> None:
+    hot = {"frame": "slow (tasker/x.py)", "base_share": 0.02, "head_share": 0.10}
+    mp_grew = {"base_share": 0.01, "head_share": 0.08, "significant_increase": True}
+    mp_already = {"base_share": 0.09, "head_share": 0.09, "significant_increase": False}
+    profiles = [_profile("e2e-worker-1", diff={"new_hot_paths": [hot]}, message_passing=mp_grew)]
+    g = _gates(evaluate_gates([], profiles, Criteria()))
+    assert not g["no_new_hot_paths"]["passed"] and "slow (tasker/x.py)" in g["no_new_hot_paths"]["detail"]
+    assert not g["message_passing_share"]["passed"]
+    g = _gates(evaluate_gates([], [_profile("e2e-api", message_passing=mp_already)], Criteria()))
+    assert g["message_passing_share"]["passed"] and "already" in g["message_passing_share"]["detail"]
+
+
+def test_gates_without_input_pass_but_say_not_evaluated() -> None:
+    result = evaluate_gates([], [], Criteria())
+    assert result["passed"] and not any(g["evaluated"] for g in result["gates"])
+
+
+def _stacks(shares: dict[str, int]) -> dict[str, int]:
+    return {f"main (app.py);{frame}": n for frame, n in shares.items()}
+
+
+def test_compare_profile_end_to_end_feeds_gates() -> None:
+    base = _stacks(
+        {
+            "run (tasker/orchestration/lifecycle/result_processor.py);compute (tasker/x.py)": 400,
+            "other (tasker/y.py)": 9400,
+            "publish (tasker/queue.py)": 200,
+        }
+    )
+    head = _stacks(
+        {
+            "run (tasker/orchestration/lifecycle/result_processor.py);compute (tasker/x.py)": 1000,
+            "other (tasker/y.py)": 8200,
+            "publish (tasker/queue.py)": 800,
+        }
+    )
+    res = compare_profile("lifecycle", [base, base], [head, head], criteria=Criteria())
+    assert res["kind"] == "lifecycle" and res["total_ratio"] == pytest.approx(1.0)
+    assert res["module_ratios"]["result_processor"] == pytest.approx(2.5)
+    assert res["message_passing"]["head_share"] == pytest.approx(0.08)
+    assert res["message_passing"]["significant_increase"] is True
+    hot = {h["frame"] for h in res["diff"]["new_hot_paths"]}
+    assert hot == {
+        "compute (tasker/x.py)",
+        "run (tasker/orchestration/lifecycle/result_processor.py)",
+        "publish (tasker/queue.py)",
+    }
+    g = _gates(evaluate_gates([], [res], Criteria()))
+    assert not g["no_new_hot_paths"]["passed"]
+    assert not g["message_passing_share"]["passed"]
+    assert not g["lifecycle_within_max_ratio"]["passed"]

@@ -1,0 +1,149 @@
+"""Statistics against known distributions and hand-made data (fixed seeds, small sizes)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from baseline import stats
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda rng: rng.uniform(0, 1, 1001),
+        lambda rng: rng.normal(100, 15, 997),
+        lambda rng: rng.lognormal(0, 0.7, 1500),
+    ],
+    ids=["uniform", "normal", "lognormal"],
+)
+@pytest.mark.parametrize("q", [0, 1, 25, 50, 90, 95, 99, 100])
+def test_percentile_matches_numpy_linear(draw, q: float) -> None:
+    x = draw(np.random.default_rng(7))
+    assert stats.percentile(x.tolist(), q) == pytest.approx(float(np.percentile(x, q)), rel=1e-12)
+
+
+def test_percentile_interpolates_linearly() -> None:
+    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert stats.percentile([10, 20], 25) == 12.5
+
+
+@pytest.mark.parametrize("bad", [-1, 100.5])
+def test_percentile_rejects_q_out_of_range(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"\[0, 100\]"):
+        stats.percentile([1, 2], bad)
+
+
+def test_empty_and_non_finite_samples_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        stats.summarize([])
+    with pytest.raises(ValueError, match="index 2"):
+        stats.summarize([1.0, 2.0, float("nan")])
+
+
+def test_summarize_known_values_and_json() -> None:
+    x = np.random.default_rng(3).normal(50, 5, 800)
+    s = stats.summarize(x.tolist(), n_boot=500)
+    json.dumps(s)  # plain types only
+    assert s["n"] == 800
+    for key, q in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99)):
+        assert s[key] == pytest.approx(np.percentile(x, q))
+    assert s["min"] == x.min() and s["max"] == x.max()
+    assert s["mean"] == pytest.approx(x.mean())
+    assert s["stdev"] == pytest.approx(x.std(ddof=1))
+    assert s["iqr"] == pytest.approx(np.percentile(x, 75) - np.percentile(x, 25))
+    assert s["mad"] == pytest.approx(np.median(np.abs(x - np.median(x))))
+    assert s["p50_ci"][0] <= s["p50"] <= s["p50_ci"][1]
+    assert s["p95_ci"][0] <= s["p95"] <= s["p95_ci"][1]
+    assert all(type(v) in (int, float, list) for v in s.values())
+
+
+def test_summarize_is_reproducible_with_a_seed() -> None:
+    x = np.random.default_rng(4).exponential(1.0, 300).tolist()
+    assert stats.summarize(x, seed=11) == stats.summarize(x, seed=11)
+    assert stats.summarize(x, seed=11)["p50_ci"] != stats.summarize(x, seed=12)["p50_ci"]
+
+
+def test_tukey_outlier_counts_on_hand_made_data() -> None:
+    # sorted: -50, 1..9, 16 -> q1 = 2.5, q3 = 7.5, IQR 5; fences [-5, 15]; far fences [-12.5, 22.5]
+    s = stats.summarize([5, 16, -50, 1, 2, 3, 4, 6, 7, 8, 9], n_boot=50)
+    assert s["iqr"] == 5.0
+    assert (s["outliers_low"], s["outliers_high"], s["outliers_far"]) == (1, 1, 1)
+
+
+def test_single_sample_summary() -> None:
+    s = stats.summarize([42.0], n_boot=10)
+    assert s["stdev"] == 0.0 and s["p50_ci"] == [42.0, 42.0] and s["n"] == 1
+
+
+def test_bootstrap_ci_of_median_covers_true_median() -> None:
+    covered = 0
+    for seed in range(20):
+        x = np.random.default_rng(seed).normal(100.0, 10.0, 400)
+        lo, hi = stats.summarize(x.tolist(), n_boot=1000, seed=seed)["p50_ci"]
+        covered += lo <= 100.0 <= hi
+    assert covered >= 17  # nominal 95%: 19 of 20 expected
+
+
+def test_bootstrap_ci_vectorised_and_per_row_statistics_agree() -> None:
+    x = np.random.default_rng(5).lognormal(0, 0.5, 300).tolist()
+    vec = stats.bootstrap_ci(x, np.median, n_boot=400, seed=1)
+    rows = stats.bootstrap_ci(x, lambda a: float(np.median(a)), n_boot=400, seed=1)
+    assert vec == pytest.approx(rows)
+    lo, hi = stats.bootstrap_ci(x, np.mean, n_boot=400, seed=1, confidence=0.9)
+    assert lo < float(np.mean(x)) < hi
+
+
+def test_cv_and_run_stability() -> None:
+    assert stats.cv([5.0]) == 0.0
+    assert stats.cv([3.0, 3.0, 3.0]) == 0.0
+    assert stats.cv([9.0, 10.0, 11.0]) == pytest.approx(0.1)
+    stable = stats.run_stability([[1, 10, 10, 10], [10, 10, 11], [10, 10]], cv_threshold=0.10)
+    assert stable["medians"] == [10.0, 10.0, 10.0] and not stable["unstable"]
+    shaky = stats.run_stability([[10, 10], [15, 15], [10, 10]], cv_threshold=0.10)
+    assert shaky["cv"] > 0.1 and shaky["unstable"] and shaky["runs"] == 3
+
+
+def test_hierarchical_ratio_recovers_a_known_shift_fast() -> None:
+    rng = np.random.default_rng(9)
+    base = [rng.lognormal(0, 0.5, 2000) for _ in range(3)]
+    head = [r * 1.2 for r in base]
+    started = time.perf_counter()
+    res = stats.hierarchical_bootstrap_ratio(base, head, quantile=50, n_boot=2000, seed=0)
+    elapsed = time.perf_counter() - started
+    assert res["ratio"] == pytest.approx(1.2)
+    assert res["head"] == pytest.approx(res["base"] * 1.2)
+    assert res["ci"][0] <= 1.2 <= res["ci"][1] and res["ci"][0] > 1.1
+    assert elapsed < 1.0, f"hierarchical bootstrap took {elapsed:.2f}s for 3x2000 samples, 2000 resamples"
+
+
+def test_hierarchical_ratio_handles_uneven_and_single_runs() -> None:
+    rng = np.random.default_rng(2)
+    base = [rng.normal(100, 5, n) for n in (300, 120, 500)]
+    head = [rng.normal(100, 5, 400)]
+    res = stats.hierarchical_bootstrap_ratio(base, head, quantile=95, n_boot=500)
+    assert res["ci"][0] < 1.0 < res["ci"][1] or abs(res["ratio"] - 1.0) < 0.03
+    assert res["base"] == pytest.approx(np.percentile(np.concatenate(base), 95))
+    multi = stats.hierarchical_bootstrap_ratios(base, head, quantiles=(50, 95), n_boot=500)
+    assert multi[95.0]["ci"] == res["ci"]  # same resamples serve every quantile
+
+
+def test_hierarchical_ratio_between_run_spread_widens_the_ci() -> None:
+    rng = np.random.default_rng(1)
+    tight = [rng.normal(100, 5, 500) for _ in range(3)]
+    spread = [rng.normal(m, 5, 500) for m in (90, 100, 110)]
+    w_tight = np.diff(stats.hierarchical_bootstrap_ratio(tight, tight, n_boot=500)["ci"])[0]
+    w_spread = np.diff(stats.hierarchical_bootstrap_ratio(spread, spread, n_boot=500)["ci"])[0]
+    assert w_spread > 3 * w_tight
+
+
+def test_hierarchical_ratio_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="at least one run"):
+        stats.hierarchical_bootstrap_ratio([], [[1.0]])
+    with pytest.raises(ValueError, match="not positive"):
+        stats.hierarchical_bootstrap_ratio([[0.0, 0.0]], [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="head run 2"):
+        stats.hierarchical_bootstrap_ratio([[1.0]], [[1.0], []])
