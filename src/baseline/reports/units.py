@@ -16,11 +16,11 @@ def unit_for(max_ns: float) -> tuple[float, str]:
 
 
 def fmt_ns(value: float | None) -> str:
-    """One latency with three significant digits in its own unit; '-' when absent."""
+    """One latency with four significant digits in its own unit; '-' when absent."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     divisor, name = unit_for(value)
-    return f"{value / divisor:.3g} {name}"
+    return f"{value / divisor:.4g} {name}"
 
 
 def fmt_ratio(value: float | None) -> str:
