@@ -1,25 +1,73 @@
-"""What every session shares: one project venv, installed once, and the harness CLI called through it."""
+"""What every session shares: ONE project venv, installed once, and the harness CLI called through it.
+
+Why not nox's per-session venvs: each of the ~20 sessions would create and fill its own venv (about 30 s of
+pip each on a fresh machine), and a pipeline runs many of them in a row. Instead every session is declared
+`python=PYTHON` where PYTHON is False (nox makes no venv of its own), and `install_project` creates
+`.nox/_shared` once with an interpreter >= 3.11 and installs the project editable with its extras into it.
+A stamp file holding a hash of pyproject.toml and the extras skips the install while nothing changed, so
+`nox -s sql_bench event_bench ...` pays for pip only on the very first session. `harness` and `run_in_venv`
+run commands from that venv by absolute path, so nothing depends on the caller's PATH.
+Delete `.nox/_shared` to force a clean reinstall.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = "3.11"
+PYTHON: bool = False  # sessions run in the shared venv below, not in a venv nox makes per session
+VENV = Path(os.environ.get("BASELINE_NOX_VENV", ROOT / ".nox" / "_shared"))
+MIN_PYTHON = (3, 11)
+
+
+def venv_bin(name: str) -> str:
+    return str(VENV / "bin" / name)
+
+
+def _base_python() -> str:
+    """An interpreter >= 3.11 to create the shared venv from: nox's own, else python3.13..python3.11 on PATH."""
+    if sys.version_info[:2] >= MIN_PYTHON:
+        return sys.executable
+    for name in ("python3.13", "python3.12", "python3.11"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("the project needs Python >= 3.11; install it (e.g. python3.11) and rerun nox")
+
+
+def _stamp(extras: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    return f"{extras}:{digest}"
 
 
 def install_project(session: nox.Session, extras: str = "dev") -> None:
-    """Editable install of the harness and the engine, skipped when the reused venv already has it."""
-    marker = Path(session.virtualenv.location) / ".baseline-installed"
-    stamp = (ROOT / "pyproject.toml").stat().st_mtime_ns
-    if marker.exists() and marker.read_text() == f"{extras}:{stamp}":
+    """Create the shared venv once and install the project (editable, with `extras`) when pyproject changed."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        session.log(f"creating the shared venv {VENV}")
+        subprocess.run([_base_python(), "-m", "venv", str(VENV)], check=True)
+    marker = VENV / ".baseline-installed"
+    wanted = _stamp(extras)
+    if marker.exists() and marker.read_text() == wanted:
         return
-    session.install("-e", f"{ROOT}[{extras}]")
-    marker.write_text(f"{extras}:{stamp}")
+    session.run(str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[{extras}]")
+    marker.write_text(wanted)
+
+
+def run_in_venv(session: nox.Session, program: str, *args: str, **kwargs: object) -> object:
+    """Run a console script or module runner of the shared venv, with its bin first on PATH."""
+    env = {"VIRTUAL_ENV": str(VENV), "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.update(kwargs.pop("env", {}) or {})  # type: ignore[call-overload]
+    return session.run(venv_bin(program), *args, env=env, external=True, **kwargs)  # type: ignore[arg-type]
 
 
 def harness(session: nox.Session, command: str, *args: str) -> None:
     """Run one `baseline` CLI command with the session's posargs passed through."""
-    session.run("baseline", command, *args, *session.posargs)
+    run_in_venv(session, "baseline", command, *args, *session.posargs)
