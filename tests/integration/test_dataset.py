@@ -53,7 +53,10 @@ def test_same_seed_loads_identical_content(pg_cluster, fresh_dsn: str) -> None:
         TaskerTarget().migrate(other)
         load_dataset(other, 200, 11)
         query = "SELECT md5(string_agg(task_uuid::text || context::text, ',' ORDER BY task_uuid)) FROM tasks"
-        step_query = "SELECT md5(string_agg(workflow_step_uuid::text || coalesce(results::text, ''), ',' ORDER BY 1)) FROM workflow_steps"
+        step_query = (
+            "SELECT md5(string_agg(workflow_step_uuid::text || coalesce(results::text, ''), ',' ORDER BY 1)) "
+            "FROM workflow_steps"
+        )
         with psycopg.connect(fresh_dsn) as a, psycopg.connect(other) as b:
             assert a.execute(query).fetchone() == b.execute(query).fetchone()
             assert a.execute(step_query).fetchone() == b.execute(step_query).fetchone()

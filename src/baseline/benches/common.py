@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from baseline.measure import SampleResult, Sampler
+from baseline.measure import Sampler, SampleResult
 
 BenchFn = Callable[[Any, Any, dict[str, Any]], list[dict[str, Any]]]
 
@@ -42,18 +42,18 @@ def case_from(result: SampleResult, meta: dict[str, Any] | None = None) -> dict[
     return make_case(result.case_id, result.samples, {**result.meta(), **(meta or {})})
 
 
-def bare_loop(operation: Callable[[], Any], n: int, warmup: int) -> list[int]:
-    """The calibration reference: the same operation in a plain loop, no Sampler, no callbacks."""
-    from time import perf_counter_ns
-
-    for _ in range(warmup):
-        operation()
-    samples = []
-    for _ in range(n):
-        t0 = perf_counter_ns()
-        operation()
-        samples.append(perf_counter_ns() - t0)
-    return samples
+def interleaved(
+    harness_chunk: Callable[[int], list[int]], bare_chunk: Callable[[int], list[int]], n: int, rounds: int = 5
+) -> tuple[list[int], list[int]]:
+    """Alternate harnessed and bare chunks so drifting machine load hits both sides of the ratio alike."""
+    harness: list[int] = []
+    bare: list[int] = []
+    for i in range(rounds):
+        k = n // rounds + (1 if i < n % rounds else 0)
+        if k:
+            harness.extend(harness_chunk(k))
+            bare.extend(bare_chunk(k))
+    return harness, bare
 
 
 def overhead_ratio(cases: list[dict[str, Any]], harness_id: str, bare_id: str) -> dict[str, Any]:
@@ -133,13 +133,17 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def target_of(stack: Any) -> Any:
+    """The stack's target adapter (the stack may hold the adapter itself or its registered name)."""
+    from baseline.targets import get_target
+
+    target = getattr(stack, "target", None) or "tasker"
+    return get_target(target) if isinstance(target, str) else target
+
+
 def workload_of(stack: Any) -> ModuleType:
-    """The target's workload module (the tasker one when the stack's target does not say)."""
-    target = getattr(stack, "target", None)
-    module = getattr(target, "workload", None) if target is not None else None
-    if module is None:
-        from baseline.targets.tasker import workload as module
-    return module
+    """The target's workload module: what the benches time and how they check it."""
+    return target_of(stack).workload
 
 
 def service_pids(stack: Any) -> dict[str, int]:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from time import perf_counter_ns
 from typing import Any
 
 import psycopg
 
 from baseline.benches.common import (
     BenchError,
-    bare_loop,
     case_from,
+    interleaved,
     make_case,
     maybe_profile,
     overhead_ratio,
@@ -24,24 +25,20 @@ from baseline.benches.common import (
     self_pid,
     workload_of,
 )
+from baseline.measure import Sampler
 
 CALIBRATED_CASE = "sql/get_step_readiness_status/sample=1"
+HARNESS_CASE = "sql/calibrate/harness/get_step_readiness_status"
 BARE_CASE = "sql/calibrate/bare_psycopg/get_step_readiness_status"
 PROCESSOR_UUID = uuid.UUID("00000000-0000-4000-8000-00000000b3c4")
-
-
-def _server_sql(statement: str) -> str:
-    """The statement as pg_stat_statements stores it: psycopg's %s placeholders become $1, $2, ..."""
-    parts = statement.split("%s")
-    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1))
 
 
 class StatStatements:
     """Per-statement call and execution-time counters, read on a side connection before and after a case."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, dbname: str) -> None:
         self.conn = psycopg.connect(dsn, autocommit=True)
-        self.dbname = self.conn.info.dbname
+        self.dbname = dbname
         self.reason: str | None = None
         preload = self.conn.execute("SHOW shared_preload_libraries").fetchone()
         if not preload or "pg_stat_statements" not in preload[0]:
@@ -52,19 +49,29 @@ class StatStatements:
         except psycopg.Error as exc:
             self.reason = f"cannot create extension pg_stat_statements: {exc}".strip()
 
-    def snapshot(self, statement: str) -> tuple[int, float] | None:
+    def query_id(self, conn: psycopg.Connection, statement: str, params: tuple[Any, ...]) -> int | None:
+        """The statement's pg_stat_statements queryid, from EXPLAIN VERBOSE (nothing is executed)."""
         if self.reason:
+            return None
+        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + statement, params).fetchone()[0]
+        found = plan[0].get("Query Identifier")
+        if found is None:
+            self.reason = "the server computes no query identifier (compute_query_id is off)"
+        return found
+
+    def snapshot(self, query_id: int | None) -> tuple[int, float] | None:
+        if self.reason or query_id is None:
             return None
         row = self.conn.execute(
             "SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(total_exec_time), 0)::float8 "
             "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
-            "WHERE d.datname = %s AND s.toplevel AND s.query = %s",
-            (self.dbname, _server_sql(statement)),
+            "WHERE d.datname = %s AND s.toplevel AND s.queryid = %s",
+            (self.dbname, query_id),
         ).fetchone()
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
-    def delta(self, before: tuple[int, float] | None, statement: str) -> dict[str, Any]:
-        after = self.snapshot(statement)
+    def delta(self, before: tuple[int, float] | None, query_id: int | None) -> dict[str, Any]:
+        after = self.snapshot(query_id)
         if before is None or after is None:
             return {"server_mean_exec_ns": None, "server_note": self.reason}
         calls = after[0] - before[0]
@@ -76,6 +83,12 @@ class StatStatements:
         self.conn.close()
 
 
+def _explain_params(st: Any, workload: Any) -> tuple[Any, ...]:
+    if st.transition:
+        return workload.transition_params(st.params[0], st.params[1], PROCESSOR_UUID)
+    return st.params
+
+
 def _explain(conn: psycopg.Connection, statements: list[Any], out_dir: Path, workload: Any) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of each function's first case, rolled back (some write)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,9 +96,7 @@ def _explain(conn: psycopg.Connection, statements: list[Any], out_dir: Path, wor
     for st in statements:
         if st.function in written:
             continue
-        params = st.params
-        if st.transition:
-            params = workload.transition_params(st.params[0], st.params[1], PROCESSOR_UUID)
+        params = _explain_params(st, workload)
         conn.execute("BEGIN")
         try:
             plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + st.sql, params).fetchone()[0]
@@ -155,7 +166,7 @@ def run_sql(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
     extra = {} if extra is None else extra
     workload = workload_of(stack)
     sampler = sampler_for(config, "sql")
-    stats = StatStatements(stack.admin_dsn or stack.dsn)
+    stats = StatStatements(stack.admin_dsn or stack.dsn, psycopg.conninfo.conninfo_to_dict(stack.dsn)["dbname"])
     cases: list[dict[str, Any]] = []
     try:
         with psycopg.connect(stack.dsn, autocommit=True) as conn:
@@ -163,9 +174,10 @@ def run_sql(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
             extra["explain"] = _explain(conn, statements, Path(config.run_dir) / "explain", workload)
             with maybe_profile(config, self_pid(), "sql-", extra):
                 for st in statements:
-                    before = stats.snapshot(st.sql)
+                    query_id = stats.query_id(conn, st.sql, _explain_params(st, workload))
+                    before = stats.snapshot(query_id)
                     case = _measure_statement(conn, st, sampler, workload)
-                    case["meta"].update(stats.delta(before, st.sql))
+                    case["meta"].update(stats.delta(before, query_id))
                     cases.append(case)
                 cur = conn.cursor()
 
@@ -174,26 +186,43 @@ def run_sql(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                     return cur.fetchall()
 
                 cases.append(case_from(sampler.run("sql/calibrate/select_1", select_1), {"statement": "SELECT 1"}))
-                target = next(st for st in statements if st.id == CALIBRATED_CASE)
-
-                def bare() -> Any:
-                    cur.execute(target.sql, target.params)
-                    return cur.fetchall()
-
-                n = len(next(c for c in cases if c["id"] == CALIBRATED_CASE)["samples"])
-                cases.append(
-                    make_case(
-                        BARE_CASE,
-                        bare_loop(bare, n, sampler.warmup),
-                        {"statement": target.sql, "calibrates": CALIBRATED_CASE, "harness": "none (plain loop)"},
-                    )
-                )
+                cases.extend(_calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler))
     finally:
         stats.close()
-    ratio = overhead_ratio(cases, CALIBRATED_CASE, BARE_CASE)
+    ratio = overhead_ratio(cases, HARNESS_CASE, BARE_CASE)
     for case in cases:
-        if case["id"] in (CALIBRATED_CASE, BARE_CASE):
+        if case["id"] in (HARNESS_CASE, BARE_CASE):
             case["meta"]["overhead_ratio"] = ratio["ratio"]
     select_1 = next(c for c in cases if c["id"] == "sql/calibrate/select_1")
-    extra["calibration"] = {**ratio, "select_1_p50_ns": select_1["summary"]["p50"]}
+    case_vs_bare = overhead_ratio(cases, CALIBRATED_CASE, BARE_CASE)["ratio"]
+    extra["calibration"] = {**ratio, "case_vs_bare_ratio": case_vs_bare, "select_1_p50_ns": select_1["summary"]["p50"]}
     return cases
+
+
+def _calibrate(cur: psycopg.Cursor, target: Any, sampler: Sampler) -> list[dict[str, Any]]:
+    """The calibrated statement through the Sampler and in a bare loop, interleaved chunk by chunk."""
+    sql, params = target.sql, target.params
+
+    def harnessed(k: int) -> list[int]:
+        def call() -> Any:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+        chunk = Sampler(samples=k, warmup=0, time_budget_s=sampler.time_budget_s, progress=False)
+        return chunk.run(HARNESS_CASE, call).samples
+
+    def bare(k: int) -> list[int]:
+        samples = []
+        for _ in range(k):
+            t0 = perf_counter_ns()
+            cur.execute(sql, params)
+            cur.fetchall()
+            samples.append(perf_counter_ns() - t0)
+        return samples
+
+    harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples)
+    meta = {"statement": sql, "calibrates": CALIBRATED_CASE, "interleaved_rounds": 5}
+    return [
+        make_case(HARNESS_CASE, harness_samples, {**meta, "harness": "Sampler"}),
+        make_case(BARE_CASE, bare_samples, {**meta, "harness": "none (plain loop)"}),
+    ]

@@ -1,0 +1,100 @@
+"""End-to-end workflow latency: from the POST's start to the receipt of the task's completion NOTIFY.
+
+The listener is LISTENing on the target's completion channel before the first POST, so a fast completion is
+buffered on its socket rather than missed; only the notification whose payload is this task's uuid ends a
+sample. Every task is fetched and verified after the timed region: a failed task fails the bench.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+import psycopg
+import requests
+
+from baseline.benches.common import (
+    BenchError,
+    case_from,
+    maybe_profile,
+    sampler_for,
+    service_pids,
+    target_of,
+    workload_of,
+)
+
+WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
+COMPLETION_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = 30.0
+
+
+def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    extra = {} if extra is None else extra
+    workload = workload_of(stack)
+    channel = target_of(stack).completion_channel
+    sampler = sampler_for(config, "e2e")
+    base = stack.api_url.rstrip("/")
+    url = f"{base}/v1/tasks"
+    run_tag = uuid.uuid4().hex[:8]
+    counter = itertools.count(1)
+    cases: list[dict[str, Any]] = []
+    created: dict[str, list[str]] = {key: [] for key in WORKFLOWS}
+    with requests.Session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+        listen.execute(f"LISTEN {channel}")
+
+        def wait_completion(task_uuid: str, started: int) -> None:
+            deadline = started / 1e9 + COMPLETION_TIMEOUT_S
+            while True:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                for note in listen.notifies(timeout=remaining):
+                    if note.channel == channel and note.payload == task_uuid:
+                        return
+            state = session.get(f"{base}/v1/tasks/{task_uuid}", timeout=REQUEST_TIMEOUT_S).text[:500]
+            raise BenchError(
+                f"task {task_uuid} sent no completion NOTIFY on {channel} within {COMPLETION_TIMEOUT_S:.0f} s; "
+                f"its state: {state}"
+            )
+
+        with maybe_profile(config, service_pids(stack), "e2e-", extra):
+            for key in WORKFLOWS:
+
+                def body(key: str = key) -> dict[str, Any]:
+                    return workload.task_request(key, f"baseline-e2e-{run_tag}-{next(counter)}")
+
+                def run_one(payload: dict[str, Any], key: str = key) -> str:
+                    started = time.perf_counter_ns()
+                    response = session.post(url, json=payload, timeout=REQUEST_TIMEOUT_S)
+                    if response.status_code != 201:
+                        raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
+                    task_uuid = response.json()["task_uuid"]
+                    wait_completion(task_uuid, started)
+                    return task_uuid
+
+                result = sampler.run(
+                    f"e2e/workflow/{key}", run_one, setup=body, check=created[key].append, keep_results=False
+                )
+                cases.append(case_from(result, {"workflow": key, "completion_channel": channel}))
+        verified = _verify_all(session, base, created, workload)
+    for case in cases:
+        case["meta"]["verified_tasks"] = verified[case["meta"]["workflow"]]
+    return cases
+
+
+def _verify_all(session: requests.Session, base: str, created: dict[str, list[str]], workload: Any) -> dict[str, int]:
+    """GET every task of the window (warm-up included) and check success and exact results."""
+    counts: dict[str, int] = {}
+    for key, uuids in created.items():
+        for task_uuid in uuids:
+            response = session.get(f"{base}/v1/tasks/{task_uuid}", timeout=REQUEST_TIMEOUT_S)
+            if response.status_code != 200:
+                raise BenchError(f"GET /v1/tasks/{task_uuid} returned {response.status_code}: {response.text[:300]}")
+            try:
+                workload.verify_task(response.json(), key)
+            except AssertionError as exc:
+                raise BenchError(f"e2e bench: {exc}") from None
+        counts[key] = len(uuids)
+    return counts
