@@ -84,7 +84,7 @@ def _frame(width: int, height: int, title: str, body: list[str]) -> str:
 
 
 def _row_label(y: float, text: str) -> str:
-    short = text if len(text) <= 22 else text[:21] + "…"
+    short = text if len(text) <= 22 else "…" + text[-21:]  # the tail tells cases apart (batch_size=10)
     return f'<text x="{_LEFT - 8}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{escape(short)}</text>'
 
 
