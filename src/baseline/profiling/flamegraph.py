@@ -126,7 +126,7 @@ def render_svg(stacks: Mapping[str, int], *, title: str, width: int = 1200, min_
         subtitle=f"{total} samples; frames under {min_share * 100:g}% omitted",
         width=width,
         min_share=min_share,
-        color=lambda path, node: "rgb(230,140,60)" if not path else _warm(node.name),
+        color=lambda path, node: "rgb(225,130,40)" if not path else _warm(node.name),
         tooltip=tooltip,
     )
 

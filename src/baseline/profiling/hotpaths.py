@@ -46,7 +46,7 @@ IDLE_LEAF_NAMES: tuple[str, ...] = (
 )
 #: Any frame matching these marks the whole stack idle (blocked waiting for LISTEN/NOTIFY wake-ups).
 IDLE_PATTERNS: tuple[str, ...] = ("notifies", "wait_for_notify")
-#: Innermost matching frame decides among these; order breaks ties within one frame.
+#: The leaf frame (the code on CPU) decides among these; the first category that matches wins.
 CATEGORY_PATTERNS: dict[str, tuple[str, ...]] = {
     "serialization": ("json", "orjson", "pydantic", "msgpack", "pickle"),
     "logging": ("logging", "structlog"),
@@ -80,7 +80,9 @@ def is_idle_stack(frames: Sequence[str]) -> bool:
 
 
 def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequence[str]] | None = None) -> str:
-    """One category per stack: blocked-on-notify idle > database > idle leaf > innermost pattern > application."""
+    """One category per stack, by what it was doing: a stack blocked in a NOTIFY wait is idle; any database driver
+    frame makes it database work/wait; otherwise the leaf frame decides (socket read -> database wait, a wait
+    function -> idle, serialization / logging / HTTP framework code), and the rest is application CPU."""
     if not frames:
         raise ValueError("a stack needs at least one frame")
     if any(_matches(f, IDLE_PATTERNS) for f in frames):
@@ -93,10 +95,9 @@ def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequen
     if leaf in IDLE_LEAF_NAMES:
         return "idle"
     patterns = CATEGORY_PATTERNS if category_patterns is None else category_patterns
-    for frame in reversed(frames):
-        for category, pats in patterns.items():
-            if _matches(frame, pats):
-                return category
+    for category, pats in patterns.items():
+        if _matches(frames[-1], pats):
+            return category
     return "application_cpu"
 
 

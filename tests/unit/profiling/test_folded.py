@@ -1,0 +1,64 @@
+"""Folded-stack text: parse, dump, merge, line-number stripping, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from baseline.profiling import folded
+
+PY_SPY_RAW = """\
+<module> (run.py:3);main (run.py:10);handle_result (tasker/orchestration/lifecycle/result_processor.py:88) 7
+
+<module> (run.py:3);main (run.py:12);handle_result (tasker/orchestration/lifecycle/result_processor.py:91) 5
+process 4242:"python -m tasker worker";<module> (run.py:3) 2
+<module> (run.py:3);main (run.py:10);handle_result (tasker/orchestration/lifecycle/result_processor.py:88) 1
+"""
+
+
+def test_parse_sums_repeats_skips_blank_lines_and_keeps_spaces_in_frames() -> None:
+    stacks = folded.parse(PY_SPY_RAW)
+    assert len(stacks) == 3
+    rp = "handle_result (tasker/orchestration/lifecycle/result_processor.py:88)"
+    assert stacks[f"<module> (run.py:3);main (run.py:10);{rp}"] == 8
+    assert stacks['process 4242:"python -m tasker worker";<module> (run.py:3)'] == 2
+    assert folded.total(stacks) == 15
+
+
+def test_dump_parse_round_trip() -> None:
+    stacks = folded.parse(PY_SPY_RAW)
+    text = folded.dump(stacks)
+    assert text.endswith("\n") and text.count("\n") == 3
+    assert folded.parse(text) == stacks
+    assert folded.dump({}) == ""
+
+
+def test_strip_line_numbers_aggregates_by_function() -> None:
+    stripped = folded.strip_line_numbers(folded.parse(PY_SPY_RAW))
+    assert stripped == {
+        "<module> (run.py);main (run.py);handle_result (tasker/orchestration/lifecycle/result_processor.py)": 13,
+        'process 4242:"python -m tasker worker";<module> (run.py)': 2,
+    }
+
+
+def test_merge_adds_profiles() -> None:
+    assert folded.merge({"a;b": 1, "a": 2}, {"a;b": 3}, {}) == {"a;b": 4, "a": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [("a;b 3\nthis is not a stack\n", 2), ("a;b 3\n\na;c x12\n", 3), ("17\n", 1), ("a;b -4\n", 1)],
+)
+def test_garbage_lines_are_rejected_with_their_number(text: str, line: int) -> None:
+    with pytest.raises(ValueError, match=f"line {line} "):
+        folded.parse(text)
+
+
+def test_dump_rejects_bad_counts() -> None:
+    with pytest.raises(ValueError, match="non-negative integer"):
+        folded.dump({"a;b": 1.5})  # type: ignore[dict-item]
+
+
+def test_split_frame() -> None:
+    assert folded.split_frame("run (pkg/mod.py:12)") == ("run", "pkg/mod.py:12")
+    assert folded.split_frame("<module> (x.py)") == ("<module>", "x.py")
+    assert folded.split_frame("epoll_wait") == ("epoll_wait", "")
