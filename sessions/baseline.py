@@ -50,7 +50,7 @@ def compare(session: nox.Session) -> None:
         harness(session, "compare")
     except CommandFailed as exc:
         if exc.return_code == COMPARE_BAD_INPUT:
-            session.log("compare: bad input (see the message above); exiting 2")
+            session.log("compare: exit 2 (bad input, or environments differ under --strict; see above)")
             sys.exit(COMPARE_BAD_INPUT)
         session.log(f"compare: a gate failed (exit {exc.return_code}); see the compare report")
         raise

@@ -32,7 +32,7 @@ def _load(output_dir: Path, label: str, role: str) -> LabelRuns:
     try:
         return load_label(Path(output_dir) / label)
     except SummaryError as exc:
-        raise CompareInputError(f"{role} label {label!r}: {exc}") from exc
+        raise CompareInputError(f"{role} ({label}): {exc}") from exc
 
 
 def _criteria(criteria: Mapping[str, Any] | Criteria | None) -> Criteria:

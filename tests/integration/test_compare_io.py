@@ -130,7 +130,7 @@ def test_environment_mismatch_warns_and_strict_exits_2(project: Path) -> None:
 def test_missing_label_exits_2_naming_it(project: Path) -> None:
     out = run_compare(project)
     assert out.returncode == 2
-    assert "head label 'post'" in out.stderr and "not found" in out.stderr
+    assert "head (post): label 'post' not found" in out.stderr
     assert "Traceback" not in out.stderr
     assert not compare_dir(project).exists()
 
@@ -176,5 +176,5 @@ def test_criteria_from_pyproject_are_applied(project: Path) -> None:
 
 def test_label_without_runs_is_bad_input(project: Path) -> None:
     (project / "profiles" / "post").mkdir()
-    with pytest.raises(CompareInputError, match=r"head label 'post'.*has no runs"):
+    with pytest.raises(CompareInputError, match=r"head \(post\): label 'post' has no runs"):
         compare_labels(project / "profiles", "pre", "post", criteria={}, strict=False)
