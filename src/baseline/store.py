@@ -51,6 +51,29 @@ def find_secret(text: str) -> str | None:
     return None
 
 
+_SECRET_KEYS = {"password", "passwd", "pgpassword"}
+
+
+def find_secret_in(data: Any) -> str | None:
+    """Walk a JSON-like structure: a password-named key with a value, or a string that embeds a password."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = find_secret(item)
+            if found:
+                return found
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str) and key.lower() in _SECRET_KEYS and value:
+                    return f"{key}: ..."
+                stack.append(key)
+                stack.append(value)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def redact_secrets(text: str) -> str:
     """`text` with password values replaced, for free-form messages such as error strings."""
     text = re.sub(r"(password\s*=\s*)('[^']*'|[^\s&'\"]+)", r"\1***", text, flags=re.IGNORECASE)
@@ -79,7 +102,7 @@ def write_json_atomic(path: Path | str, data: Any) -> Path:
         payload = dumps(data) + b"\n"
     except TypeError as exc:
         raise StoreError(f"{path}: data is not JSON-serialisable ({exc})") from None
-    secret = find_secret(payload.decode("utf-8", errors="replace"))
+    secret = find_secret_in(data)
     if secret is not None:
         raise StoreError(f"{path}: refusing to write what looks like a password ({secret!r}...); redact it first")
     path.parent.mkdir(parents=True, exist_ok=True)
