@@ -1,0 +1,170 @@
+"""Each bench command, run as a real process with --quick against the embedded services, writes a sound result.
+
+One `baseline up` for the module (real cluster, real engine processes), the four bench commands reuse it
+through the state file, `baseline down` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from baseline.benches.registry import BENCHES
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = {"sql": 12, "event": 30, "task_init": 12, "e2e": 4}
+LABEL = "benchtest"
+
+
+def _baseline(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "baseline.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def bench_env() -> Iterator[dict[str, str]]:
+    workdir = Path(tempfile.mkdtemp(prefix="baseline-bench-test-"))
+    workdir.chmod(0o755)  # the cluster's server account must be able to enter it
+    env = {
+        **os.environ,
+        "BASELINE_WORKDIR": str(workdir / "work"),
+        "BASELINE_OUTPUT_DIR": str(workdir / "out"),
+        "BASELINE_SCALE": "300",
+        "BASELINE_WARMUP": "2",
+        **{f"BASELINE_SAMPLES_{phase.upper()}": str(n) for phase, n in SAMPLES.items()},
+    }
+    env.pop("BASELINE_LABEL", None)
+    up = _baseline(env, "up", "--quick", "--label", LABEL)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield env
+    finally:
+        _baseline(env, "down", "--quick", "--label", LABEL)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_bench(env: dict[str, str], command: str, phase: str) -> dict:
+    proc = _baseline(env, command, "--quick", "--label", LABEL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path = Path(env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-1" / f"{phase}.json"
+    assert str(path) in proc.stdout
+    text = path.read_text()
+    assert "password" not in text.lower()
+    return json.loads(text)
+
+
+def _check_common(doc: dict, phase: str, expected_ids: set[str]) -> None:
+    assert doc["schema_version"] == 1 and doc["phase"] == phase and doc["label"] == LABEL and doc["run"] == 1
+    assert isinstance(doc["flags"], list)
+    assert set(doc["flags"]) <= {"checkpoint_in_window", "autovacuum_in_window"}
+    counters = doc["extra"]["window_counters"]
+    assert counters["after"]["checkpoints"] >= counters["before"]["checkpoints"]
+    env = doc["environment"]
+    assert env["postgres"]["server_version"].startswith("15")
+    assert "@" in env["postgres"]["dsn"] and ":" not in env["postgres"]["dsn"].split("@")[0].split("//")[1]
+    ids = {c["id"] for c in doc["cases"]}
+    assert ids == expected_ids
+    for case in doc["cases"]:
+        assert case["unit"] == "ns"
+        assert all(isinstance(s, int) and s > 0 for s in case["samples"])
+        summary = case["summary"]
+        assert summary["n"] == len(case["samples"])
+        assert summary["min"] <= summary["p50"] <= summary["p95"] <= summary["max"]
+        if "stopped_by" in case["meta"]:
+            assert case["meta"]["stopped_by"] == "count"
+            assert len(case["samples"]) == SAMPLES[phase], case["id"]
+
+
+def test_sql_bench(bench_env: dict[str, str]) -> None:
+    doc = _run_bench(bench_env, "sql-bench", "sql")
+    expected = (
+        {f"sql/get_next_ready_tasks/batch_size={n}" for n in (1, 10, 50, 100)}
+        | {f"sql/get_step_readiness_status/sample={i}" for i in range(1, 6)}
+        | {f"sql/get_task_execution_context/sample={i}" for i in range(1, 6)}
+        | {f"sql/transition_task_state_atomic/sample={i}" for i in range(1, 6)}
+        | {f"sql/get_step_transitive_dependencies/sample={i}" for i in range(1, 11)}
+        | {
+            "sql/calibrate/select_1",
+            "sql/calibrate/harness/get_step_readiness_status",
+            "sql/calibrate/bare_psycopg/get_step_readiness_status",
+        }
+    )
+    _check_common(doc, "sql", expected)
+    by_id = {c["id"]: c for c in doc["cases"]}
+    for i in range(1, 6):
+        meta = by_id[f"sql/transition_task_state_atomic/sample={i}"]["meta"]
+        assert meta["all_true"] is True and meta["calls_checked"] == SAMPLES["sql"] + 2
+    # Server-side time from pg_stat_statements sits beside the client round trip, and is the smaller of the two.
+    ready = by_id["sql/get_step_readiness_status/sample=1"]
+    assert 0 < ready["meta"]["server_mean_exec_ns"] < ready["summary"]["max"]
+    calibration = doc["extra"]["calibration"]
+    assert calibration["ratio"] > 0 and calibration["bare_case"].startswith("sql/calibrate/bare_psycopg/")
+    assert len(by_id[calibration["bare_case"]]["samples"]) == SAMPLES["sql"]
+    explain_dir = Path(bench_env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-1" / "explain"
+    functions = {c["meta"]["function"] for c in doc["cases"] if "function" in c["meta"]}
+    assert {p.stem for p in explain_dir.glob("*.json")} == functions
+    plan = json.loads((explain_dir / "get_next_ready_tasks.json").read_text())
+    assert "Execution Time" in plan["plan"][0]
+
+
+def test_event_bench(bench_env: dict[str, str]) -> None:
+    doc = _run_bench(bench_env, "event-bench", "event")
+    expected = {
+        "event/notify/payload=small",
+        "event/notify/payload=1KB",
+        "event/notify/payload=7KB",
+        "event/insert_notify/payload=small",
+        "event/calibrate/harness_notify",
+        "event/calibrate/bare_notify",
+    }
+    _check_common(doc, "event", expected)
+    assert doc["extra"]["calibration"]["bare_case"] == "event/calibrate/bare_notify"
+    assert doc["extra"]["calibration"]["ratio"] > 0
+
+
+def test_task_init_bench(bench_env: dict[str, str]) -> None:
+    doc = _run_bench(bench_env, "task-init-bench", "task_init")
+    _check_common(doc, "task_init", {"task_init/create_task/workflow=linear", "task_init/create_task/workflow=diamond"})
+    assert all(c["meta"]["all_201"] for c in doc["cases"])
+
+
+def test_e2e_bench(bench_env: dict[str, str]) -> None:
+    doc = _run_bench(bench_env, "e2e-bench", "e2e")
+    workflows = ("linear", "diamond", "complex_dag", "hierarchical_tree")
+    _check_common(doc, "e2e", {f"e2e/workflow/{w}" for w in workflows})
+    for case in doc["cases"]:
+        # every task of the window, warm-up included, was fetched and verified
+        assert case["meta"]["verified_tasks"] == SAMPLES["e2e"] + 2
+
+
+def test_registry_matches_what_the_benches_write() -> None:
+    phases = {b.phase for b in BENCHES if b.implemented}
+    assert phases == {"sql", "event", "task_init", "e2e"}
+    assert {b.name for b in BENCHES if not b.implemented} == {
+        "Orchestration coordination latency",
+        "Worker processing cycle",
+        "Framework overhead vs no-op handler",
+    }
+
+
+def test_bad_input_exits_2_with_one_line(bench_env: dict[str, str]) -> None:
+    proc = _baseline(bench_env, "sql-bench", "--run", "abc")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--run" in lines[0] and "Traceback" not in proc.stderr
