@@ -56,7 +56,7 @@ class LabelRuns:
     excluded: list[dict[str, Any]] = field(default_factory=list)
 
     def cases(self) -> dict[str, dict[str, Any]]:
-        """case id -> {"phase", "unit", "runs": [(run number, samples)], "flags": [...]}, in first-seen order."""
+        """case id -> {"phase", "unit", "runs": [(run, samples)], "flags", "recorded": {run: summary in the file}}."""
         out: dict[str, dict[str, Any]] = {}
         for run in self.runs:
             for phase in PHASES:
@@ -65,11 +65,13 @@ class LabelRuns:
                     continue
                 for case in result["cases"]:
                     entry = out.setdefault(
-                        case["id"], {"phase": phase, "unit": case.get("unit", "ns"), "runs": [], "flags": []}
+                        case["id"],
+                        {"phase": phase, "unit": case.get("unit", "ns"), "runs": [], "flags": [], "recorded": {}},
                     )
                     samples = [float(s) for s in case.get("samples") or []]
                     if samples:
                         entry["runs"].append((run.run, samples))
+                        entry["recorded"][run.run] = case.get("summary") or {}
                     entry["flags"] += [f"{flag} (run {run.run})" for flag in result.get("flags") or []]
         return out
 
@@ -143,6 +145,14 @@ def _box(samples: np.ndarray) -> dict[str, float]:
     return {"lo": float(inside.min()), "q1": q1, "median": median, "q3": q3, "hi": float(inside.max())}
 
 
+def _recorded_or_computed(recorded: dict[str, Any] | None, samples: list[float]) -> dict[str, Any]:
+    """The run's summary as the bench recorded it (same stats.summarize) when it matches its samples, else
+    computed here: recomputing every run's bootstraps would triple the cost of a summary."""
+    if recorded and recorded.get("n") == len(samples) and all(k in recorded for k in ("p50", "p50_ci", "p95")):
+        return recorded
+    return stats.summarize(samples)
+
+
 def summarize_case(case_id: str, entry: dict[str, Any], *, cv_threshold: float) -> dict[str, Any]:
     """Pooled statistics, per-run medians with CIs, cross-run CV and the unstable flag of one case."""
     per_run = [samples for _, samples in entry["runs"]]
@@ -150,7 +160,7 @@ def summarize_case(case_id: str, entry: dict[str, Any], *, cv_threshold: float) 
     stability = stats.run_stability(per_run, cv_threshold)
     runs = []
     for number, samples in entry["runs"]:
-        run_summary = stats.summarize(samples)
+        run_summary = _recorded_or_computed(entry.get("recorded", {}).get(number), samples)
         runs.append(
             {
                 "run": number,
