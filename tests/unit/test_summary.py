@@ -136,3 +136,35 @@ def test_html_svg_plots_are_well_formed(label_dir: Path) -> None:
     assert len(svgs) == 5  # e2e CDF + (box + medians) for each of the two cases
     for chunk in svgs:
         ET.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")
+
+
+def test_recorded_run_summary_is_reused_only_when_it_matches(tmp_path: Path) -> None:
+    config = Config(project_root=tmp_path, output_dir=tmp_path, workdir=tmp_path, label="l", run=1)
+    recorded = {"n": 3, "p50": 999.0, "p50_ci": [998.0, 1000.0], "p95": 1001.0}
+    stale = {"n": 2, "p50": 5.0, "p50_ci": [4.0, 6.0], "p95": 7.0}  # n differs from the samples: recomputed
+    cases = [
+        {"id": "sql/a", "unit": "ns", "samples": [1, 2, 3], "summary": recorded},
+        {"id": "sql/b", "unit": "ns", "samples": [1, 2, 3], "summary": stale},
+    ]
+    store.write_result(config, "sql", cases, environment={})
+    summary = build_summary(tmp_path / "l", cv_threshold=0.1)
+    assert [c["runs"][0]["p50"] for c in summary["cases"]] == [999.0, 2.0]
+    assert summary["cases"][0]["pooled"]["p50"] == 2.0  # pooled statistics always come from the samples
+
+
+def test_hotpath_headline_from_a_real_analysis(label_dir: Path) -> None:
+    from baseline.profiling import folded, hotpaths
+
+    stacks = folded.parse(
+        "main (a.py);handle (tasker/orchestration/lifecycle/result_processor.py);execute (psycopg/cursor.py) 90\n"
+        "main (a.py);send_notify (tasker/db.py) 10\n"
+    )
+    prof = label_dir / "run-1" / "profiles"
+    prof.mkdir()
+    (prof / "e2e-worker-1.hotpaths.json").write_text(json.dumps(hotpaths.analyze(stacks)))
+    (entry,) = build_summary(label_dir, cv_threshold=0.1)["profiles"]
+    hot = entry["hotpaths"]
+    assert entry["name"] == "e2e-worker-1" and hot["total_samples"] == 100
+    assert hot["message_passing_share"] == pytest.approx(0.10)
+    assert hot["modules"]["result_processor"] == pytest.approx(0.90)
+    assert hot["top"][0] == {"frame": "execute (psycopg/cursor.py)", "share": pytest.approx(0.90)}
