@@ -28,7 +28,14 @@ class CompareInputError(ValueError):
     """Bad input for a comparison; the message names the label, file or criteria key to fix."""
 
 
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 def _load(output_dir: Path, label: str, role: str) -> LabelRuns:
+    if ".." in label or not _LABEL.match(label):
+        raise CompareInputError(
+            f"--{role} {label!r} is not a label name (letters, digits, '.', '_', '-'; no '/' or '..')"
+        )
     try:
         return load_label(Path(output_dir) / label)
     except SummaryError as exc:
@@ -166,12 +173,12 @@ def write_compare(out_dir: Path, verdict: dict[str, Any], svgs: Mapping[str, str
 
 def console_summary(verdict: Mapping[str, Any]) -> str:
     """A few lines for the terminal: outcome, environment warnings, failed gates, non-unchanged cases."""
-    outcome = "PASSED" if verdict["passed"] else "FAILED"
+    outcome = "gates PASSED" if verdict["passed"] else "gates FAILED"
+    if verdict["exit_code"] == EXIT_BAD_INPUT:
+        outcome += ", but the environments differ under --strict"
     lines = [f"compare {verdict['base']} -> {verdict['head']}: {outcome} (exit {verdict['exit_code']})"]
     for warning in verdict["environment_warnings"]:
         lines.append(f"  WARNING environment differs: {warning}")
-    if verdict["environment_warnings"] and verdict["strict"]:
-        lines.append("  --strict: environments differ, exit 2")
     for gate in verdict["gates"]:
         if not gate["passed"]:
             lines.append(f"  gate {gate['name']} failed{' (hard)' if gate['hard'] else ''}: {gate['detail']}")

@@ -74,7 +74,7 @@ def test_identical_labels_pass_with_exit_0(project: Path) -> None:
     write_label(project, "post")
     out = run_compare(project)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "compare pre -> post: PASSED (exit 0)" in out.stdout
+    assert "compare pre -> post: gates PASSED (exit 0)" in out.stdout
     verdict = json.loads((compare_dir(project) / "verdict.json").read_text())
     assert verdict["passed"] is True and verdict["exit_code"] == 0
     assert {c["id"]: c["verdict"] for c in verdict["cases"]} == {
@@ -124,6 +124,7 @@ def test_environment_mismatch_warns_and_strict_exits_2(project: Path) -> None:
 
     strict = run_compare(project, "--strict")
     assert strict.returncode == 2, strict.stdout + strict.stderr
+    assert "gates PASSED, but the environments differ under --strict (exit 2)" in strict.stdout
     assert json.loads((compare_dir(project) / "verdict.json").read_text())["exit_code"] == 2
 
 
@@ -178,3 +179,14 @@ def test_label_without_runs_is_bad_input(project: Path) -> None:
     (project / "profiles" / "post").mkdir()
     with pytest.raises(CompareInputError, match=r"head \(post\): label 'post' has no runs"):
         compare_labels(project / "profiles", "pre", "post", criteria={}, strict=False)
+
+
+def test_label_names_cannot_escape_the_output_folder(project: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "baseline.cli", "compare", "--base", "pre", "--head", "../pre"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2 and "--head '../pre' is not a label name" in out.stderr
