@@ -1,0 +1,127 @@
+"""Pure logic: templates, handlers, result and finalization decisions."""
+
+from __future__ import annotations
+
+import pytest
+
+from tasker.handlers import HandlerError, StepCall, math_handler, run_handler
+from tasker.orchestration.lifecycle.result_processor import decide_outcome
+from tasker.orchestration.lifecycle.task_finalizer import next_task_state
+from tasker.templates import TaskTemplate, TemplateError, load_bundled_templates, parse_template
+
+
+def test_bundled_templates_are_the_four_reference_workflows() -> None:
+    found = {(t.namespace, t.name, t.version, len(t.steps)) for t in load_bundled_templates()}
+    assert found == {
+        ("linear_workflow", "mathematical_sequence", "1.0.0", 4),
+        ("diamond_workflow", "diamond_pattern", "1.0.0", 4),
+        ("complex_workflow", "complex_dag", "1.0.0", 7),
+        ("tree_workflow", "hierarchical_tree", "1.0.0", 8),
+    }
+
+
+def test_template_round_trips_through_json() -> None:
+    for template in load_bundled_templates():
+        assert TaskTemplate.from_json(template.to_json()) == template
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "must be a mapping"),
+        ({"name": "x", "version": "1", "steps": [{"name": "a"}]}, "missing field 'namespace'"),
+        ({"namespace": "n", "name": "x", "version": "1", "steps": []}, "at least one step"),
+        ({"namespace": "n", "name": "x", "version": 1, "steps": [{"name": "a"}]}, "'version' must be str"),
+        ({"namespace": "n", "name": "x", "version": "1", "steps": [{"name": "a"}, {"name": "a"}]}, "duplicate"),
+        (
+            {"namespace": "n", "name": "x", "version": "1", "steps": [{"name": "a", "depends_on": ["b"]}]},
+            "depends_on 'b' is not a step listed before 'a'",
+        ),
+        ({"namespace": "n", "name": "x", "version": "1", "steps": [{"name": "a", "handler": "nope"}]}, "'nope'"),
+        (
+            {"namespace": "n", "name": "x", "version": "1", "retry": {"max_attempts": 0}, "steps": [{"name": "a"}]},
+            "max_attempts",
+        ),
+    ],
+)
+def test_bad_templates_name_what_to_fix(data: object, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        parse_template(data, "t.yaml")
+
+
+def test_step_retry_overrides_template_retry() -> None:
+    template = parse_template(
+        {
+            "namespace": "n",
+            "name": "x",
+            "version": "1",
+            "retry": {"max_attempts": 5, "backoff_seconds": 2},
+            "steps": [{"name": "a"}, {"name": "b", "depends_on": ["a"], "retry": {"max_attempts": 1}}],
+        }
+    )
+    assert (template.steps[0].max_attempts, template.steps[0].backoff_seconds) == (5, 2)
+    assert (template.steps[1].max_attempts, template.steps[1].backoff_seconds) == (1, 2)
+
+
+def call(parents: dict, context: dict | None = None, attempt: int = 1, name: str = "s") -> StepCall:
+    return StepCall(name, attempt, context if context is not None else {"even_number": 6}, parents)
+
+
+def test_math_handler_rules_and_exact_big_results() -> None:
+    assert math_handler(call({})) == 36
+    assert math_handler(call({"p": 1296})) == 1679616
+    assert math_handler(call({"a": 1679616, "b": 1679616, "c": 1679616})) == 6**24
+    assert math_handler(call({"a": 6**8, "b": 6**8, "c": 6**8, "d": 6**8})) == 7958661109946400884391936
+
+
+@pytest.mark.parametrize("context", [{}, {"even_number": "6"}, {"even_number": 6.0}, {"even_number": True}])
+def test_math_handler_rejects_non_integer_input(context: dict) -> None:
+    with pytest.raises(HandlerError, match="even_number"):
+        math_handler(call({}, context))
+
+
+def test_fault_injection_hook_fails_only_the_first_attempts() -> None:
+    context = {"even_number": 2, "_fail_attempts": {"s": 2}}
+    for attempt in (1, 2):
+        with pytest.raises(HandlerError, match="injected"):
+            run_handler("math", call({}, context, attempt))
+    assert run_handler("math", call({}, context, 3)) == 4
+
+
+def test_unknown_handler_is_a_handler_error() -> None:
+    with pytest.raises(HandlerError, match="no handler named 'zzz'"):
+        run_handler("zzz", call({}))
+
+
+@pytest.mark.parametrize(
+    ("success", "state", "attempts", "max_attempts", "retryable", "expected"),
+    [
+        (True, "enqueued_for_orchestration", 1, 3, True, "complete"),
+        (False, "enqueued_as_error_for_orchestration", 1, 3, True, "waiting_for_retry"),
+        (False, "enqueued_as_error_for_orchestration", 3, 3, True, "error"),
+        (False, "enqueued_as_error_for_orchestration", 1, 3, False, "error"),
+        (True, "complete", 1, 3, True, None),
+        (True, "pending", 0, 3, True, None),
+    ],
+)
+def test_decide_outcome(
+    success: bool, state: str, attempts: int, max_attempts: int, retryable: bool, expected: str | None
+) -> None:
+    assert decide_outcome(success, state, attempts, max_attempts, retryable) == expected
+
+
+@pytest.mark.parametrize(
+    ("execution_status", "current", "retry_waiting", "expected"),
+    [
+        ("all_complete", "steps_in_process", False, "complete"),
+        ("blocked_by_failures", "steps_in_process", False, "blocked_by_failures"),
+        ("waiting_for_dependencies", "steps_in_process", True, "waiting_for_retry"),
+        ("waiting_for_dependencies", "steps_in_process", False, "waiting_for_dependencies"),
+        ("waiting_for_dependencies", "waiting_for_retry", True, None),
+        ("has_ready_steps", "pending", False, None),
+        ("processing", "steps_in_process", False, None),
+        ("all_complete", "complete", False, None),
+    ],
+)
+def test_next_task_state(execution_status: str, current: str, retry_waiting: bool, expected: str | None) -> None:
+    assert next_task_state(execution_status, current, retry_waiting) == expected
