@@ -69,9 +69,6 @@ def _guarded(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _stack_table(title: str, stack: Any, alive: dict[str, bool] | None = None) -> Table:
-    from baseline.services.stack import describe
-
-    data = describe(stack)
     table = Table(title=title)
     table.add_column("role")
     table.add_column("pid", justify="right")
@@ -82,8 +79,15 @@ def _stack_table(title: str, stack: Any, alive: dict[str, bool] | None = None) -
         if alive is not None:
             row.append("yes" if alive.get(role) else "NO")
         table.add_row(*row)
-    table.caption = f"{data['services']} · db {data['dsn']} · api {data['api_url']}"
     return table
+
+
+def _print_stack(title: str, stack: Any, alive: dict[str, bool] | None = None) -> None:
+    from baseline.services.stack import describe
+
+    data = describe(stack)
+    _console().print(_stack_table(title, stack, alive))
+    print(f"services: {data['services']}\ndatabase: {data['dsn']}\napi:      {data['api_url']}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -92,7 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     config = load_config(args)
     started = time.perf_counter()
     stack = up(config)
-    _console().print(_stack_table(f"stack up in {time.perf_counter() - started:.1f} s", stack))
+    _print_stack(f"stack up in {time.perf_counter() - started:.1f} s", stack)
     return 0
 
 
@@ -114,8 +118,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("no stack is up (no state file); start one with `nox -s up`")
         return EXIT_FAILED
     health = stack_health(stack)
-    _console().print(_stack_table("stack " + ("healthy" if health["healthy"] else "UNHEALTHY"), stack, health["roles"]))
-    print(f"api: {'ok' if health['api'] else 'DOWN'} · database: {'ok' if health['database'] else 'DOWN'}")
+    _print_stack("stack " + ("healthy" if health["healthy"] else "UNHEALTHY"), stack, health["roles"])
+    print(f"health:   api {'ok' if health['api'] else 'DOWN'}, database {'ok' if health['database'] else 'DOWN'}")
     return 0 if health["healthy"] else EXIT_FAILED
 
 
