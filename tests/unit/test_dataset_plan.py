@@ -82,3 +82,39 @@ def test_complete_steps_only_follow_complete_parents(plan) -> None:
 def test_bad_scale_is_rejected() -> None:
     with pytest.raises(ValueError, match="positive number of tasks"):
         plan_dataset(0, 1)
+
+
+# ------------------------------------------------------------------ workload knowledge used by plan and benches
+
+
+def test_expected_results_match_the_reference() -> None:
+    assert WORKFLOWS["linear"].expected_results()["linear_step_4"] == 6**16
+    assert WORKFLOWS["diamond"].expected_results()["diamond_end"] == 6**8
+    assert WORKFLOWS["complex_dag"].expected_results()["finalize"] == 6**24
+    assert WORKFLOWS["hierarchical_tree"].expected_results()["join"] == 6**32
+    assert WORKFLOWS["hierarchical_tree"].depth("join") == 3
+
+
+def _finished(key: str, **override) -> dict:
+    results = WORKFLOWS[key].expected_results()
+    steps = [{"name": n, "current_state": "complete", "results": v} for n, v in results.items()]
+    return {"task_uuid": "t-1", "status": "complete", "steps": steps, **override}
+
+
+def test_verify_task_accepts_exact_results_and_names_what_differs() -> None:
+    from baseline.targets.tasker.workload import TaskVerificationError, task_request, verify_task
+
+    verify_task(_finished("diamond"), "diamond")
+    body = task_request("linear", "corr-1")
+    assert body["namespace"] == "linear_workflow" and body["version"] == "1.0.0"
+    assert body["context"] == {"even_number": 6} and body["correlation_id"] == "corr-1"
+    wrong = _finished("diamond")
+    wrong["steps"][3]["results"] = 1679615
+    with pytest.raises(
+        TaskVerificationError, match=r"task t-1 \(diamond\): step diamond_end result 1679615, expected 1679616"
+    ):
+        verify_task(wrong, "diamond")
+    with pytest.raises(TaskVerificationError, match="status 'error', expected 'complete'"):
+        verify_task(_finished("linear", status="error"), "linear")
+    with pytest.raises(ValueError, match="unknown workflow 'nope'"):
+        task_request("nope", "c")

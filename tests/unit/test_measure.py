@@ -63,3 +63,52 @@ def test_warmup_is_not_recorded() -> None:
 def test_bad_settings_are_rejected(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Sampler(**kwargs)
+
+
+# ----------------------------------------------------------------- bench helpers (pure parts of baseline.benches)
+
+
+def test_window_flags_name_what_ran_inside_the_window() -> None:
+    from baseline.benches.common import window_flags
+
+    quiet = {"checkpoints": 3, "autovacuum": 7}
+    assert window_flags(quiet, dict(quiet)) == []
+    assert window_flags(quiet, {"checkpoints": 4, "autovacuum": 7}) == ["checkpoint_in_window"]
+    assert window_flags(quiet, {"checkpoints": 4, "autovacuum": 9}) == ["checkpoint_in_window", "autovacuum_in_window"]
+
+
+def test_interleaved_alternates_chunks_and_keeps_counts() -> None:
+    from baseline.benches.common import calibration_rounds, interleaved
+
+    order: list[str] = []
+
+    def harness(k: int) -> list[int]:
+        order.append(f"h{k}")
+        return [1] * k
+
+    def bare(k: int) -> list[int]:
+        order.append(f"b{k}")
+        return [2] * k
+
+    h, b = interleaved(harness, bare, 23, rounds=5)
+    assert len(h) == len(b) == 23
+    assert order == ["h5", "b5", "h5", "b5", "h5", "b5", "h4", "b4", "h4", "b4"]
+    assert calibration_rounds(500) == 50 and calibration_rounds(3) == 1
+
+
+def test_overhead_ratio_and_case_shape() -> None:
+    from baseline.benches.common import BenchError, make_case, overhead_ratio
+
+    cases = [make_case("x/harness", [110, 110, 110]), make_case("x/bare", [100, 100, 100], {"calibrates": "x"})]
+    assert cases[0]["unit"] == "ns" and cases[0]["summary"]["n"] == 3 and cases[1]["meta"] == {"calibrates": "x"}
+    assert overhead_ratio(cases, "x/harness", "x/bare")["ratio"] == 1.1
+    with pytest.raises(BenchError, match="no samples"):
+        make_case("x/empty", [])
+
+
+def test_event_payloads_carry_their_sequence_number() -> None:
+    from baseline.benches.event import make_payload, payload_seq
+
+    assert make_payload(12, 0) == "12:"
+    assert len(make_payload(12, 7 * 1024)) == 7 * 1024
+    assert payload_seq(make_payload(987, 1024)) == 987

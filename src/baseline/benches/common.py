@@ -42,6 +42,11 @@ def case_from(result: SampleResult, meta: dict[str, Any] | None = None) -> dict[
     return make_case(result.case_id, result.samples, {**result.meta(), **(meta or {})})
 
 
+def calibration_rounds(n: int, chunk: int = 10) -> int:
+    """Chunks of about ten samples: fine enough to share load swings, coarse enough to keep loops tight."""
+    return max(1, n // chunk)
+
+
 def interleaved(
     harness_chunk: Callable[[int], list[int]], bare_chunk: Callable[[int], list[int]], n: int, rounds: int = 5
 ) -> tuple[list[int], list[int]]:

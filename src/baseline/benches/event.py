@@ -14,7 +14,15 @@ from typing import Any
 
 import psycopg
 
-from baseline.benches.common import BenchError, case_from, interleaved, make_case, overhead_ratio, sampler_for
+from baseline.benches.common import (
+    BenchError,
+    calibration_rounds,
+    case_from,
+    interleaved,
+    make_case,
+    overhead_ratio,
+    sampler_for,
+)
 from baseline.measure import Sampler
 
 PAYLOADS = {"small": 0, "1KB": 1024, "7KB": 7 * 1024}
@@ -119,8 +127,9 @@ def _calibrate(
     def bare(k: int) -> list[int]:
         return _bare_notify(cur, listener.conn, channel, seq, k, 0)
 
-    harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples)
-    meta = {"channel": channel, "calibrates": CALIBRATED_CASE, "interleaved_rounds": 5}
+    rounds = calibration_rounds(sampler.samples)
+    harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples, rounds)
+    meta = {"channel": channel, "calibrates": CALIBRATED_CASE, "interleaved_rounds": rounds}
     return [
         make_case(HARNESS_CASE, harness_samples, {**meta, "harness": "Sampler"}),
         make_case(BARE_CASE, bare_samples, {**meta, "harness": "none (plain loop)"}),

@@ -16,6 +16,7 @@ import psycopg
 
 from baseline.benches.common import (
     BenchError,
+    calibration_rounds,
     case_from,
     interleaved,
     make_case,
@@ -220,8 +221,9 @@ def _calibrate(cur: psycopg.Cursor, target: Any, sampler: Sampler) -> list[dict[
             samples.append(perf_counter_ns() - t0)
         return samples
 
-    harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples)
-    meta = {"statement": sql, "calibrates": CALIBRATED_CASE, "interleaved_rounds": 5}
+    rounds = calibration_rounds(sampler.samples)
+    harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples, rounds)
+    meta = {"statement": sql, "calibrates": CALIBRATED_CASE, "interleaved_rounds": rounds}
     return [
         make_case(HARNESS_CASE, harness_samples, {**meta, "harness": "Sampler"}),
         make_case(BARE_CASE, bare_samples, {**meta, "harness": "none (plain loop)"}),
