@@ -68,7 +68,7 @@ def create_app(dsn: str, pool_size: int = 4) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pool.open(wait=True)
+        pool.open(wait=False)  # serve /health even while the database is down; /health/ready tells
         try:
             yield
         finally:

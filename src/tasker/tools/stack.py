@@ -37,6 +37,7 @@ class EngineStack:
     worker_concurrency: int = 1
     visibility_timeout: float = 30.0
     api_port: int = 0
+    orchestrator: bool = True
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -47,7 +48,7 @@ class EngineStack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def spawn(self, name: str, *args: str) -> None:
         out = open(self.log_dir / f"{name}.log", "wb") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "tasker", *args, "--dsn", self.dsn],
@@ -58,7 +59,7 @@ class EngineStack:
         )
 
     def start_worker(self, name: str) -> None:
-        self._spawn(
+        self.spawn(
             name,
             "worker",
             "--concurrency",
@@ -68,8 +69,9 @@ class EngineStack:
         )
 
     def start(self, timeout: float = 30.0) -> EngineStack:
-        self._spawn("api", "api", "--port", str(self.api_port))
-        self._spawn("orchestrator", "orchestrator")
+        self.spawn("api", "api", "--port", str(self.api_port))
+        if self.orchestrator:
+            self.spawn("orchestrator", "orchestrator")
         for i in range(1, self.workers + 1):
             self.start_worker(f"worker-{i}")
         deadline = time.monotonic() + timeout
