@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "baseline.commands.bench",
     "baseline.commands.profiling",
     "baseline.commands.reports",
+    "baseline.commands.pipeline",
 )
 
 
