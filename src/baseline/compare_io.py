@@ -182,11 +182,14 @@ def console_summary(verdict: Mapping[str, Any]) -> str:
     for gate in verdict["gates"]:
         if not gate["passed"]:
             lines.append(f"  gate {gate['name']} failed{' (hard)' if gate['hard'] else ''}: {gate['detail']}")
+    counts: dict[str, int] = {}
     for case in verdict["cases"]:
-        if case["verdict"] != "unchanged":
+        counts[case["verdict"]] = counts.get(case["verdict"], 0) + 1
+        if case["verdict"] in ("regressed", "improved"):
             p50 = case["p50"]
             lines.append(
                 f"  {case['id']}: {case['verdict']} p50 x{p50['ratio']:.3f} [{p50['ci'][0]:.3f}, {p50['ci'][1]:.3f}]"
             )
+    lines.append("  cases: " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none in common"))
     lines.append(f"  report: {Path(verdict['output']) / 'report.html'}")
     return "\n".join(lines)

@@ -75,6 +75,7 @@ def test_identical_labels_pass_with_exit_0(project: Path) -> None:
     out = run_compare(project)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "compare pre -> post: gates PASSED (exit 0)" in out.stdout
+    assert "  cases: 3 unchanged" in out.stdout
     verdict = json.loads((compare_dir(project) / "verdict.json").read_text())
     assert verdict["passed"] is True and verdict["exit_code"] == 0
     assert {c["id"]: c["verdict"] for c in verdict["cases"]} == {

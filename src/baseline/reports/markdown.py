@@ -45,7 +45,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
     for note in summary.get("environment_notes") or []:
         out.append(f"> **Environment differs between runs:** {note}")
     if summary.get("unstable_cases"):
-        out.append(f"> **Unstable cases:** {', '.join(summary['unstable_cases'])}")
+        unstable = summary["unstable_cases"]
+        out.append(f"> **Unstable cases ({len(unstable)} of {len(summary['cases'])}):** {', '.join(unstable)}")
     out += ["", "## Cases", ""]
     rows = []
     for case in summary["cases"]:
