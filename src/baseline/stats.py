@@ -24,6 +24,8 @@ __all__ = [
 
 # Upper bound on elements materialised per bootstrap chunk (keeps memory near 10-40 MB whatever the sample size).
 _CHUNK_ELEMENTS = 4_000_000
+# Distinct 16-bit codes for pooled samples (numpy radix-sorts 16-bit integers); the top value is the sentinel.
+_MAX_CODES = 65_535
 
 
 def _as_array(samples: Sequence[float], what: str = "samples") -> np.ndarray:
@@ -112,22 +114,31 @@ def _bootstrap_quantiles(
 
     Each replicate picks len(runs) runs with replacement, then each picked run's own size of samples with
     replacement from it, and takes linear-interpolated quantiles of the pooled resample. Values are replaced by
-    their ranks in the pooled sorted data so each replicate is a small-integer sort (radix sort for < 32k
-    samples), and runs of unequal size are padded with a sentinel rank that sorts last.
+    16-bit codes (their ranks in the pooled sorted data) so each replicate is a radix sort; above 65,534 pooled
+    samples a code groups a few adjacent order statistics (error under one group). Runs of unequal size are
+    padded with a sentinel code that sorts last.
     """
     sizes = np.array([r.size for r in runs], dtype=np.int64)
     n_runs, n_max, total = len(runs), int(sizes.max()), int(sizes.sum())
     pooled = np.concatenate(runs)
     order = np.argsort(pooled, kind="stable")
-    sorted_values = np.append(pooled[order], np.inf)  # index `total` is the padding sentinel
-    rank_dtype = np.int16 if total < np.iinfo(np.int16).max else np.int32
-    rank = np.empty(total, dtype=rank_dtype)
-    rank[order] = np.arange(total, dtype=rank_dtype)
-    # table[r, i] = rank of sample i of run r; positions past a short run's end hold the sentinel.
-    table = np.full((n_runs, n_max), total, dtype=rank_dtype)
+    sorted_pooled = pooled[order]
+    rank = np.empty(total, dtype=np.int64)
+    rank[order] = np.arange(total)
+    if total < _MAX_CODES:  # exact: the code is the rank
+        codes, code_values = rank, sorted_pooled
+    else:  # adjacent order statistics share a code; each code stands for the middle one of its group
+        codes = rank * _MAX_CODES // total
+        first = np.searchsorted(codes[order], np.arange(_MAX_CODES))
+        last = np.append(first[1:], total) - 1
+        code_values = sorted_pooled[(first + last) // 2]
+    sentinel = code_values.size  # sorts after every real code; pads short runs
+    code_values = np.append(code_values, np.inf)
+    # table[r, i] = code of sample i of run r; positions past a short run's end hold the sentinel.
+    table = np.full((n_runs, n_max), sentinel, dtype=np.uint16)
     offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     for r, (off, size) in enumerate(zip(offsets, sizes, strict=True)):
-        table[r, :size] = rank[off : off + size]
+        table[r, :size] = codes[off : off + size]
     flat_table = table.ravel()
     equal_sizes = bool((sizes == n_max).all())
     frac_q = np.asarray(qs, dtype=np.float64) / 100.0
@@ -146,7 +157,7 @@ def _bootstrap_quantiles(
             # Draw within each chosen run's own size; slots beyond it become the sentinel rank.
             high = chosen_sizes[:, :, None].astype(np.int32)
             ranks = flat_table[base_index + rng.integers(0, high, size=(rows, n_runs, n_max), dtype=np.int32)]
-            ranks[np.arange(n_max)[None, None, :] >= high] = total
+            ranks[np.arange(n_max)[None, None, :] >= high] = sentinel
         ranks = ranks.reshape(rows, n_runs * n_max)
         ranks.sort(axis=1, kind="stable")
         counts = chosen_sizes.sum(axis=1)  # real samples per replicate
@@ -155,10 +166,35 @@ def _bootstrap_quantiles(
         hi = np.minimum(lo + 1, counts[:, None] - 1)
         frac = h - lo
         row_idx = np.arange(rows)[:, None]
-        v_lo = sorted_values[ranks[row_idx, lo]]
-        v_hi = sorted_values[ranks[row_idx, hi]]
+        v_lo = code_values[ranks[row_idx, lo]]
+        v_hi = code_values[ranks[row_idx, hi]]
         out[done : done + rows] = v_lo + (v_hi - v_lo) * frac
         done += rows
+    return out
+
+
+def _single_sample_quantiles(arr: np.ndarray, qs: Sequence[float], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of linear-interpolated quantiles of one sample, shape (n_boot, len(qs)), in O(n_boot).
+
+    A resample is x_(ceil(n*U_i)) for uniform U_i, so its k-th order statistic is x_(ceil(n*U_(k))) with
+    U_(k) ~ Beta(k, n-k+1), and U_(k+1) = U_(k) + (1-U_(k)) * Beta(1, n-k). Drawing those two directly gives the
+    exact bootstrap distribution of the quantile without materialising any resample.
+    """
+    x = np.sort(arr)
+    n = x.size
+    out = np.empty((n_boot, len(qs)), dtype=np.float64)
+    for j, q in enumerate(qs):
+        h = (n - 1) * q / 100.0
+        k = math.floor(h) + 1  # 1-based order statistic below the quantile
+        frac = h - (k - 1)
+        if n == 1:
+            out[:, j] = x[0]
+            continue
+        u_k = rng.beta(k, n - k + 1, size=n_boot)
+        u_next = u_k + (1.0 - u_k) * rng.beta(1, n - k, size=n_boot) if k < n else u_k
+        i_k = np.clip(np.ceil(n * u_k).astype(np.int64) - 1, 0, n - 1)
+        i_next = np.clip(np.ceil(n * u_next).astype(np.int64) - 1, 0, n - 1)
+        out[:, j] = x[i_k] + (x[i_next] - x[i_k]) * frac
     return out
 
 
@@ -172,7 +208,7 @@ def summarize(samples: Sequence[float], *, n_boot: int = 2000, seed: int = 0) ->
     _check_boot(n_boot, 0.95)
     q1, p50, q3, p90, p95, p99 = np.percentile(arr, [25, 50, 75, 90, 95, 99])
     iqr = q3 - q1
-    reps = _bootstrap_quantiles([arr], [50.0, 95.0], n_boot, np.random.default_rng(seed))
+    reps = _single_sample_quantiles(arr, [50.0, 95.0], n_boot, np.random.default_rng(seed))
     return {
         "n": int(arr.size),
         "min": float(arr.min()),
