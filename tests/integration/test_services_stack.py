@@ -1,0 +1,185 @@
+"""The embedded stack with the real engine: up/down, state-file reuse, own-start cleanup, SIGTERM, failures.
+
+Small dataset (200 tasks) in a module-wide work dir so the template database is built once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from baseline.config import Config, load_config
+from baseline.services.processes import pid_alive
+from baseline.services.stack import down, ensure_stack, read_state, stack_health, up
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LINEAR = {"namespace": "linear_workflow", "name": "mathematical_sequence", "version": "1.0.0"}
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    # Not tmp_path: the unprivileged PostgreSQL account must be able to enter it.
+    path = Path(tempfile.mkdtemp(prefix="baseline-test-stack-"))
+    os.chmod(path, 0o755)
+    try:
+        yield path
+    finally:
+        down(_config(path))
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _env(workdir: Path) -> dict[str, str]:
+    return {"BASELINE_WORKDIR": str(workdir / "state"), "BASELINE_OUTPUT_DIR": str(workdir / "profiles")}
+
+
+def _config(workdir: Path, **args: object) -> Config:
+    return load_config({"label": "stacktest", "quick": True, "scale": 200, **args}, environ=_env(workdir))
+
+
+def _all_gone(pids: dict[str, int]) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not any(pid_alive(pid) for pid in pids.values()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _run_linear_task(api_url: str) -> dict:
+    body = {**LINEAR, "context": {"even_number": 6}}
+    created = requests.post(f"{api_url}/v1/tasks", json=body, timeout=10)
+    assert created.status_code == 201, created.text
+    uuid = created.json()["task_uuid"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        task = requests.get(f"{api_url}/v1/tasks/{uuid}", timeout=10).json()
+        if task["status"] == "complete":
+            return task
+        time.sleep(0.1)
+    pytest.fail(f"task {uuid} did not complete: {task}")
+
+
+def test_up_status_reuse_down(workdir: Path) -> None:
+    config = _config(workdir)
+    stack = up(config)
+    try:
+        assert stack.started_by_us and stack.services == "embedded"
+        assert set(stack.pids) == {"postgres", "api", "orchestrator", "worker-1", "worker-2"}
+        assert stack.database == "run_stacktest_1"
+        assert stack.template and stack.template.startswith("tpl_tasker_200_42_")
+        assert stack_health(stack)["healthy"]
+        state_text = (config.workdir / "state.json").read_text()
+        assert json.loads(state_text)["pids"] == stack.pids
+        task = _run_linear_task(stack.api_url)
+        assert [s["results"] for s in sorted(task["steps"], key=lambda s: s["name"])][-1] == 2821109907456
+
+        with ensure_stack(config) as reused:  # a live recorded stack is reused and left running
+            assert not reused.started_by_us
+            assert reused.pids == stack.pids
+        assert all(pid_alive(pid) for pid in stack.pids.values())
+
+        with psycopg.connect(stack.dsn) as conn:
+            tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()
+        assert tasks is not None and tasks[0] == 201  # the dataset plus the one task above
+    finally:
+        assert down(config) is True
+    assert _all_gone(stack.pids)
+    assert read_state(config) is None
+    assert down(config) is False  # twice is harmless
+
+
+def test_each_up_starts_from_a_fresh_clone(workdir: Path) -> None:
+    config = _config(workdir, run=2)
+    first = up(config)
+    try:
+        _run_linear_task(first.api_url)
+        second = up(config)  # replaces the running stack, re-clones the run database
+        with psycopg.connect(second.dsn) as conn:
+            tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()
+        assert tasks is not None and tasks[0] == 200
+        assert _all_gone({k: v for k, v in first.pids.items() if k != "postgres"})
+    finally:
+        down(config)
+
+
+def test_ensure_stack_starts_and_stops_its_own(workdir: Path) -> None:
+    config = _config(workdir, run=3)
+    with ensure_stack(config) as stack:
+        assert stack.started_by_us
+        assert stack_health(stack)["healthy"]
+        pids = dict(stack.pids)
+    assert _all_gone(pids)
+    assert read_state(config) is None
+
+
+def test_ensure_stack_cleans_up_after_an_exception(workdir: Path) -> None:
+    config = _config(workdir, run=4)
+    pids: dict[str, int] = {}
+    with pytest.raises(RuntimeError, match="bench blew up"), ensure_stack(config) as stack:
+        pids = dict(stack.pids)
+        raise RuntimeError("bench blew up")
+    assert pids and _all_gone(pids)
+
+
+def test_sigterm_during_ensure_stack_leaves_nothing_running(workdir: Path) -> None:
+    env = {**os.environ, **_env(workdir)}
+    code = textwrap.dedent(
+        """
+        import json, time
+        from baseline.config import load_config
+        from baseline.services.stack import ensure_stack
+        config = load_config({"label": "stacktest", "run": 5, "quick": True, "scale": 200})
+        with ensure_stack(config) as stack:
+            print(json.dumps(stack.pids), flush=True)
+            time.sleep(120)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        pids = json.loads(child.stdout.readline())
+        assert len(pids) == 5
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        child.kill()
+    assert _all_gone(pids), {role: pid for role, pid in pids.items() if pid_alive(pid)}
+
+
+def test_engine_that_cannot_start_is_reported(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A role that dies during start-up fails `up` with its name and log tail, and nothing is left running."""
+    from baseline.services.processes import ProcessFailed
+    from baseline.targets.tasker import processes as tasker_processes
+
+    real = tasker_processes.process_roles
+
+    def broken(dsn: str, api_port: int, workers: int, worker_concurrency: int):  # type: ignore[no-untyped-def]
+        roles = real(dsn, api_port, workers, worker_concurrency)
+        orchestrator = roles[1]
+        bad = type(orchestrator)(name="orchestrator", argv=[*orchestrator.argv, "--no-such-option"], env={})
+        return [roles[0], bad, *roles[2:]]
+
+    monkeypatch.setattr(tasker_processes, "process_roles", broken)
+    config = _config(workdir, run=6)
+    with pytest.raises(ProcessFailed) as excinfo:
+        up(config)
+    assert "orchestrator" in str(excinfo.value)
+    assert "no-such-option" in str(excinfo.value)
+    assert read_state(config) is None
+    from baseline.services.stack import _cluster
+
+    assert not _cluster(config).running()
