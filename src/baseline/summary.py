@@ -193,6 +193,10 @@ def _profiles(data: LabelRuns) -> list[dict[str, Any]]:
             analysis = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise SummaryError(f"{path}: unreadable hot-path file ({exc}); re-render the profile") from exc
+        if isinstance(analysis, dict) and isinstance(analysis.get("analysis"), dict):
+            analysis = analysis["analysis"]  # tolerate a wrapper around hotpaths.analyze's output
+        if not isinstance(analysis, dict):
+            raise SummaryError(f"{path}: expected a JSON object of hot paths; re-render the profile")
         out[(run, name)] = {"run": run, "name": name, "hotpaths": _hotpath_headline(analysis)}
     for run, path in data.profile_files(".svg"):
         name = path.name.removesuffix(".svg")
