@@ -1,0 +1,77 @@
+"""task_initializer: task, steps, edges, initial transitions in one transaction, plus the orchestrator wake-up."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import psycopg
+import pytest
+
+from tasker.db import ORCHESTRATION_CHANNEL
+from tasker.orchestration.lifecycle.task_initializer import (
+    TaskRequest,
+    TemplateCache,
+    TemplateNotFound,
+    initialize_task,
+)
+from tasker.templates import load_bundled_templates
+
+pytestmark = pytest.mark.integration
+
+ROUNDS = 25
+
+
+def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection) -> None:
+    cache = TemplateCache()
+    created: dict[uuid.UUID, tuple[int, int]] = {}
+    for _ in range(ROUNDS):
+        for template in load_bundled_templates():
+            request = TaskRequest(template.namespace, template.name, template.version, {"even_number": 6})
+            task = initialize_task(conn, request, cache)
+            assert task.created and task.status == "pending" and task.step_count == len(template.steps)
+            created[task.task_uuid] = (len(template.steps), sum(len(s.depends_on) for s in template.steps))
+    rows = conn.execute(
+        "SELECT t.task_uuid, "
+        " (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid),"
+        " (SELECT count(*) FROM workflow_step_edges e JOIN workflow_steps ws ON ws.workflow_step_uuid = e.to_step_uuid"
+        "   WHERE ws.task_uuid = t.task_uuid),"
+        " (SELECT count(*) FROM workflow_step_transitions st JOIN workflow_steps ws USING (workflow_step_uuid)"
+        "   WHERE ws.task_uuid = t.task_uuid AND st.most_recent AND st.to_state = 'pending'),"
+        " (SELECT to_state FROM task_transitions tt WHERE tt.task_uuid = t.task_uuid AND tt.most_recent)"
+        " FROM tasks t"
+    ).fetchall()
+    assert len(rows) == 4 * ROUNDS
+    for task_uuid, steps, edges, pending, state in rows:
+        assert (steps, edges, pending, state) == (*created[task_uuid], created[task_uuid][0], "pending")
+
+
+def test_wakes_the_orchestrator(conn: psycopg.Connection, listen: Callable, new_task: Callable) -> None:
+    listener = listen(ORCHESTRATION_CHANNEL)
+    task_uuids = {str(new_task("diamond")) for _ in range(5)}
+    payloads = {n.payload for n in listener.notifies(timeout=2, stop_after=5)}
+    assert payloads == {f"task:{t}" for t in task_uuids}
+
+
+def test_idempotency_key_returns_the_existing_task(conn: psycopg.Connection) -> None:
+    request = TaskRequest("linear_workflow", "mathematical_sequence", "1.0.0", {"even_number": 6}, idempotency_key="k")
+    first = initialize_task(conn, request)
+    again = initialize_task(conn, request)
+    assert (again.task_uuid, again.step_count, again.created) == (first.task_uuid, 4, False)
+    assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (1,)
+
+
+def test_unknown_template(conn: psycopg.Connection) -> None:
+    with pytest.raises(TemplateNotFound, match=r"'linear_workflow/nope' version '1\.0\.0'"):
+        initialize_task(conn, TaskRequest("linear_workflow", "nope", "1.0.0", {}))
+
+
+def test_rejected_value_leaves_nothing_behind(conn: psycopg.Connection) -> None:
+    request = TaskRequest("tree_workflow", "hierarchical_tree", "1.0.0", {"even_number": 6}, reason="bad\x00")
+    with pytest.raises(psycopg.DataError):
+        initialize_task(conn, request)
+    counts = conn.execute(
+        "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM workflow_steps), "
+        "(SELECT count(*) FROM task_transitions)"
+    ).fetchone()
+    assert counts == (0, 0, 0)
