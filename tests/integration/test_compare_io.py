@@ -33,7 +33,9 @@ def _samples(rng: np.random.Generator, median_ns: float, n: int = 200) -> list[f
     return (median_ns * rng.lognormal(0.0, 0.1, n)).round().tolist()
 
 
-def write_label(root: Path, label: str, *, e2e_factor: float = 1.0, env: dict | None = None) -> None:
+def write_label(
+    root: Path, label: str, *, e2e_factor: float = 1.0, env: dict | None = None, folded: str = FOLDED
+) -> None:
     rng = np.random.default_rng(7)  # the same draws for every label: identical labels are identical
     for run in (1, 2, 3):
         config = Config(project_root=root, output_dir=root / "profiles", workdir=root / ".b", label=label, run=run)
@@ -46,7 +48,7 @@ def write_label(root: Path, label: str, *, e2e_factor: float = 1.0, env: dict | 
             entries = [{"id": cid, "unit": "ns", "samples": s, "summary": {}, "meta": {}} for cid, s in cases.items()]
             store.write_result(config, phase, entries, environment=env or ENV)
         (config.run_dir / "profiles").mkdir()
-        (config.run_dir / "profiles" / "lifecycle.folded").write_text(FOLDED)
+        (config.run_dir / "profiles" / "lifecycle.folded").write_text(folded)
 
 
 @pytest.fixture
@@ -191,3 +193,15 @@ def test_label_names_cannot_escape_the_output_folder(project: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 2 and "--head '../pre' is not a label name" in out.stderr
+
+
+def test_new_hot_path_in_a_profile_fails_with_exit_1(project: Path) -> None:
+    hot = FOLDED + "main (t.py);rebuild_graph (tasker/orchestration/lifecycle/step_enqueuer.py) 250\n"
+    write_label(project, "post", folded=hot)
+    out = run_compare(project)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "gate no_new_hot_paths failed (hard)" in out.stdout
+    assert "rebuild_graph" in out.stdout
+    report = (compare_dir(project) / "report.md").read_text()
+    assert "New hot paths: `rebuild_graph (tasker/orchestration/lifecycle/step_enqueuer.py)` (20.0%)" in report
+    assert "New frames: `rebuild_graph" in report
