@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from baseline.profiling.folded import normalize
 from baseline.profiling.hotpaths import is_idle_stack
 
 __all__ = ["diff_profiles", "inclusive_counts", "two_proportion_z"]
@@ -20,7 +21,7 @@ def inclusive_counts(stacks: Mapping[str, int]) -> tuple[dict[str, int], int, se
     counts: dict[str, int] = {}
     busy: set[str] = set()
     total = 0
-    for stack, count in stacks.items():
+    for stack, count in normalize(stacks).items():
         if count <= 0:
             continue
         total += count

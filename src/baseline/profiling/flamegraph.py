@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
-from baseline.profiling.folded import split_frame
+from baseline.profiling.folded import normalize, split_frame
 
 __all__ = ["render_diff_svg", "render_svg"]
 
@@ -30,7 +30,7 @@ class _Node:
 
 def _tree(stacks: Mapping[str, int]) -> _Node:
     root = _Node("all")
-    for stack, count in stacks.items():
+    for stack, count in normalize(stacks).items():
         if count <= 0:
             continue
         root.value += count

@@ -8,11 +8,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 
-__all__ = ["dump", "frame_file", "frame_name", "merge", "parse", "split_frame", "strip_line_numbers", "total"]
+__all__ = [
+    "dump",
+    "frame_file",
+    "frame_name",
+    "merge",
+    "normalize",
+    "normalize_frame",
+    "parse",
+    "split_frame",
+    "strip_line_numbers",
+    "total",
+]
 
 _LINE_NO = re.compile(r":\d+\)$")
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
+_PROCESS = re.compile(r'^process \d+:"(?P<cmd>.*)"$')  # py-spy --subprocesses root frame
+_THREAD = re.compile(r"^thread \((?:0x[0-9A-Fa-f]+|\d+)\)$")  # py-spy --threads root frame
+_URL_SECRET = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://[^:/@\s]*):[^@\s]*@")
+_KV_SECRET = re.compile(r"(?P<key>password|passwd|pwd)=\S+", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\d{4,}")
 
 
 def parse(text: str) -> dict[str, int]:
@@ -63,6 +80,35 @@ def strip_line_numbers(stacks: Mapping[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for stack, count in stacks.items():
         key = ";".join(_LINE_NO.sub(")", frame) for frame in stack.split(";"))
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+@lru_cache(maxsize=65536)
+def normalize_frame(frame: str, keep_line_numbers: bool = False) -> str:
+    """One frame made comparable across runs and safe to publish.
+
+    Drops `:LINE`; turns py-spy's `process 4242:"cmd"` into `process "cmd"` with passwords redacted and long
+    numbers (ports, PIDs in paths) replaced by N; turns `thread (0x7f..)` into `thread`.
+    """
+    m = _PROCESS.match(frame)
+    if m:
+        cmd = _URL_SECRET.sub(r"\g<scheme>:***@", m.group("cmd"))
+        cmd = _LONG_NUMBER.sub("N", _KV_SECRET.sub(r"\g<key>=***", cmd))
+        return f'process "{cmd}"'
+    if _THREAD.match(frame):
+        return "thread"
+    return frame if keep_line_numbers else _LINE_NO.sub(")", frame)
+
+
+def normalize(stacks: Mapping[str, int], *, keep_line_numbers: bool = False) -> dict[str, int]:
+    """`normalize_frame` on every frame; stacks that become equal are summed. Idempotent.
+
+    With `keep_line_numbers`, only process and thread frames are rewritten.
+    """
+    out: dict[str, int] = {}
+    for stack, count in stacks.items():
+        key = ";".join(normalize_frame(frame, keep_line_numbers) for frame in stack.split(";"))
         out[key] = out.get(key, 0) + count
     return out
 

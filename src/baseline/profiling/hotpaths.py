@@ -1,6 +1,7 @@
 """Hot paths of a folded profile: where the samples go, in the terms the refactor plan asks about.
 
-Shares are fractions of all samples. "Self" counts a sample for its leaf frame; "inclusive" counts it once for
+Stacks are normalised first (`folded.normalize`: no line numbers, no PIDs or passwords). Shares are fractions
+of all samples. "Self" counts a sample for its leaf frame; "inclusive" counts it once for
 every distinct frame on its stack (recursion does not double count). Pattern tuples below are matched
 case-insensitively as substrings; a target adapter may pass its own to `analyze`.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from baseline.profiling.folded import split_frame
+from baseline.profiling.folded import normalize, split_frame
 
 __all__ = [
     "CATEGORIES",
@@ -139,7 +140,7 @@ def analyze(
     message_passing = 0
     idle = 0
     mp = tuple(p.lower() for p in message_passing_patterns)
-    for stack, count in stacks.items():
+    for stack, count in normalize(stacks).items():
         if count <= 0:
             continue
         frames = stack.split(";")

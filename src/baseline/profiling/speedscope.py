@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from baseline.profiling.folded import split_frame
+from baseline.profiling.folded import normalize, split_frame
 
 __all__ = ["SCHEMA_URL", "to_speedscope"]
 
@@ -27,13 +27,17 @@ def _frame_record(frame: str) -> dict[str, Any]:
     return record
 
 
-def to_speedscope(stacks: Mapping[str, int], *, name: str) -> dict[str, Any]:
-    """One sampled profile; each distinct stack is one sample (root first) weighted by its count."""
+def to_speedscope(stacks: Mapping[str, int], *, name: str, keep_line_numbers: bool = True) -> dict[str, Any]:
+    """One sampled profile; each distinct stack is one sample (root first) weighted by its count.
+
+    Stacks are normalised (`folded.normalize`: PIDs and passwords out of process frames); line numbers stay
+    unless `keep_line_numbers` is False.
+    """
     frame_index: dict[str, int] = {}
     frames: list[dict[str, Any]] = []
     samples: list[list[int]] = []
     weights: list[int] = []
-    for stack, count in sorted(stacks.items()):
+    for stack, count in sorted(normalize(stacks, keep_line_numbers=keep_line_numbers).items()):
         if count <= 0:
             continue
         indices = []

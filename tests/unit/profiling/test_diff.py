@@ -72,3 +72,10 @@ def test_two_proportion_z_known_value() -> None:
 def test_empty_profile_is_rejected() -> None:
     with pytest.raises(ValueError, match="base profile has no samples"):
         diff_profiles({}, {"a": 1})
+
+
+def test_process_frames_from_different_runs_match() -> None:
+    base = {'process 11:"python -m tasker worker";work (w.py:3)': 100}
+    head = {'process 22:"python -m tasker worker";work (w.py:4)': 100}
+    res = diff_profiles(base, head)
+    assert res["new_frames"] == [] and res["removed_frames"] == [] and res["new_hot_paths"] == []

@@ -62,3 +62,21 @@ def test_split_frame() -> None:
     assert folded.split_frame("run (pkg/mod.py:12)") == ("run", "pkg/mod.py:12")
     assert folded.split_frame("<module> (x.py)") == ("<module>", "x.py")
     assert folded.split_frame("epoll_wait") == ("epoll_wait", "")
+
+
+def test_normalize_makes_runs_comparable_and_redacts_secrets() -> None:
+    run1 = {
+        'process 4242:"python -m tasker worker --dsn postgresql://bob:s3cret@127.0.0.1:54321/db password=x1";'
+        "thread (0x7F12AB);run (w.py:12)": 3
+    }
+    run2 = {
+        'process 977:"python -m tasker worker --dsn postgresql://bob:other@127.0.0.1:55555/db password=y2";'
+        "thread (0x1);run (w.py:40)": 2
+    }
+    merged = folded.normalize(folded.merge(run1, run2))
+    assert merged == {
+        'process "python -m tasker worker --dsn postgresql://bob:***@127.0.0.1:N/db password=***";thread;run (w.py)': 5
+    }
+    assert folded.normalize(merged) == merged  # idempotent
+    kept = folded.normalize(run1, keep_line_numbers=True)
+    assert next(iter(kept)).endswith("run (w.py:12)") and "s3cret" not in next(iter(kept))
