@@ -1,8 +1,9 @@
 """What every bench shares: case dicts, the window counters that flag a disturbed run, and the command runner.
 
 A bench is `run_<phase>(config, stack, extra) -> list[case dict]`; `execute_bench` wraps it with the stack,
-the checkpoint/autovacuum counters taken right before and after the measuring window, the statistics and the
-result file, so the four benches differ only in what they time.
+the checkpoint/autovacuum counters taken right before and after the measuring window (or the bench's own
+`extra["window"]` when it measures in a database of its own), the statistics and the result file, so the
+four benches differ only in what they time.
 """
 
 from __future__ import annotations
@@ -174,14 +175,17 @@ def execute_bench(config: Any, phase: str, bench: BenchFn) -> Path:
         before = read_counters(stack.dsn)
         cases = bench(config, stack, extra)
         after = read_counters(stack.dsn)
-    extra["window_counters"] = {"before": before, "after": after}
+    # A bench that measures in a database of its own reports its own window (checkpoints are cluster-wide).
+    window = extra.pop("window", None) or {"before": before, "after": after, "database": "run database"}
+    extra["window_counters"] = window
     extra["started_at"] = started
+    flags = window_flags(window["before"], window["after"])
     return store.write_result(
         config,
         phase,
         cases,
         environment=environment_info,
-        flags=window_flags(before, after),
+        flags=flags,
         extra=extra,
         started_at=started,
     )

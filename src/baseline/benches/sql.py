@@ -1,18 +1,26 @@
 """SQL function bench: client round trip per call, server time from pg_stat_statements, EXPLAIN per function.
 
+The cases run on a private clone of the dataset template (see `quiet_database`), so the engine's processes
+cannot change the rows being measured while the bench runs.
+
 Calibration in the same run: `SELECT 1` through the Sampler, and a bare psycopg loop of one benched statement
 on the same connection, so the report can state the harness's own overhead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
+from psycopg import sql as pgsql
 
 from baseline.benches.common import (
     BenchError,
@@ -22,6 +30,7 @@ from baseline.benches.common import (
     make_case,
     maybe_profile,
     overhead_ratio,
+    read_counters,
     sampler_for,
     self_pid,
     workload_of,
@@ -162,15 +171,53 @@ def _measure_statement(conn: psycopg.Connection, st: Any, sampler: Any, workload
     return case_from(sampler.run(st.id, plain), meta)
 
 
+@contextlib.contextmanager
+def quiet_database(stack: Any, extra: dict[str, Any]) -> Iterator[str]:
+    """A private clone of the dataset template that no engine process is connected to, when the stack has one.
+
+    The engine's orchestrator polls get_next_ready_tasks and works off the dataset's ready tasks within
+    seconds of starting; a clone keeps the SQL cases on the dataset exactly as generated, run after run.
+    Without a template (external or compose services) the run database itself is used, and the result says so.
+    """
+    template = getattr(stack, "template", None)
+    admin = getattr(stack, "admin_dsn", None)
+    if not template or not admin:
+        extra["database"] = {"kind": "run database", "note": "engine processes may act on the dataset meanwhile"}
+        yield stack.dsn
+        return
+    name = f"sqlbench_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
+        conn.execute(
+            pgsql.SQL("CREATE DATABASE {} TEMPLATE {}").format(pgsql.Identifier(name), pgsql.Identifier(template))
+        )
+        conn.execute("CHECKPOINT")  # the clone's WAL is flushed before, not during, the measuring window
+    extra["database"] = {"kind": "private clone of the dataset template", "template": template, "name": name}
+    try:
+        yield str(psycopg.conninfo.make_conninfo(stack.dsn, dbname=name))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
+
+
 def run_sql(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every SQL case of the workload plus the two calibration cases; see the module docstring."""
+    """Every SQL case of the workload plus the calibration cases; see the module docstring."""
     extra = {} if extra is None else extra
+    with quiet_database(stack, extra) as dsn:
+        before = read_counters(dsn)
+        cases = _run_sql(config, stack, dsn, extra)
+        after = read_counters(dsn)
+    extra["window"] = {"before": before, "after": after, "database": extra["database"].get("name", "run database")}
+    return cases
+
+
+def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
     workload = workload_of(stack)
     sampler = sampler_for(config, "sql")
-    stats = StatStatements(stack.admin_dsn or stack.dsn, psycopg.conninfo.conninfo_to_dict(stack.dsn)["dbname"])
+    stats = StatStatements(getattr(stack, "admin_dsn", None) or dsn, psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
     cases: list[dict[str, Any]] = []
     try:
-        with psycopg.connect(stack.dsn, autocommit=True) as conn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
             statements = workload.sql_statements(conn)
             extra["explain"] = _explain(conn, statements, Path(config.run_dir) / "explain", workload)
             with maybe_profile(config, self_pid(), "sql-", extra):
