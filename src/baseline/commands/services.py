@@ -147,17 +147,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def clean_build(config: Config, *, keep: bool = False) -> dict[str, Any]:
-    """Fresh venv, wheel of the project, wheel installed into it; returns the build.json record."""
+def clean_build(config: Config, *, keep: bool = False, system_site_packages: bool = False) -> dict[str, Any]:
+    """Fresh venv, wheel of the project, wheel installed into it; returns the build.json record.
+
+    `system_site_packages` lets the venv see this interpreter's packages so pip installs only the wheel
+    (fast, for tests and offline machines); the record says the build was not isolated."""
     root = Path(tempfile.mkdtemp(prefix="baseline-build-"))
     venv, wheels = root / "venv", root / "wheels"
     python = venv / "bin" / "python"
     started = time.perf_counter()
     try:
-        steps = {"venv_s": _step("creating the venv", [sys.executable, "-m", "venv", str(venv)])}
+        # No pip inside the venv (ensurepip costs seconds): this interpreter's pip installs into it via --python.
+        venv_command = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
+        if system_site_packages:
+            venv_command.insert(3, "--system-site-packages")
+        steps = {"venv_s": _step("creating the venv", venv_command)}
         steps["wheel_s"] = _step(
             "building the wheel",
-            [str(python), "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(config.project_root)],
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(config.project_root)],
         )
         built = sorted(wheels.glob("*.whl"))
         if not built:
@@ -194,6 +201,7 @@ def clean_build(config: Config, *, keep: bool = False) -> dict[str, Any]:
             "python": version.stdout.strip(),
             "packages": dict(sorted(json.loads(listing.stdout).items(), key=lambda kv: kv[0].lower())),
             "host_python": platform.python_version(),
+            "isolated": not system_site_packages,
             "venv": str(venv) if keep else None,
         }
     finally:
@@ -204,7 +212,7 @@ def clean_build(config: Config, *, keep: bool = False) -> dict[str, Any]:
 def cmd_build(args: argparse.Namespace) -> int:
     config = load_config(args)
     with label_lock(config):
-        record = clean_build(config, keep=args.keep_venv)
+        record = clean_build(config, keep=args.keep_venv, system_site_packages=args.system_site_packages)
         path = write_json_atomic(config.label_dir / "build.json", record)
     print(f"built {record['wheel']['name']} in {record['build_seconds']:.1f} s -> {path}")
     return 0
@@ -350,4 +358,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         add_common_options(parser)
         if name == "build":
             parser.add_argument("--keep-venv", action="store_true", help="keep the fresh venv (path in build.json)")
+            parser.add_argument(
+                "--system-site-packages",
+                action="store_true",
+                help="let the venv reuse this interpreter's packages (fast, not isolated; recorded)",
+            )
         parser.set_defaults(func=_guarded(func))
