@@ -1,0 +1,447 @@
+"""py-spy capture: record a command, or attach to running services for exactly one measuring window.
+
+Output is py-spy's raw folded format with line numbers off (stacks aggregate by function) and the
+`process PID:"cmdline"` frames of `--subprocesses` reduced to a stable, secret-free `process "prog sub"` so
+runs diff cleanly. Everything here is imported lazily by the benches: a run without --profile never needs py-spy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "INSTALL_HINT",
+    "ProfilerError",
+    "ProfilerUnavailable",
+    "RecordedProcess",
+    "WindowResult",
+    "find_py_spy",
+    "normalize_folded",
+    "profile_window",
+    "ptrace_hint",
+    "record_command",
+]
+
+INSTALL_HINT = "py-spy is not installed: pip install py-spy (or `pip install .[profile]`)"
+PY_SPY_ENV = "BASELINE_PY_SPY"
+_SAMPLING = "Sampling process"
+_DENIED = ("permission denied", "operation not permitted")
+_WRAPPER_NAME = "baseline-profiled"
+# No ';' or newline: py-spy puts this command line into a frame of the folded output.
+_WRAPPER_SCRIPT = 'e=$1 o=$2 && shift 2 && "$@" >"$o" 2>&1 && echo 0 >"$e" || echo $? >"$e"'
+_PROCESS_FRAME = re.compile(r'^process \d+:"')
+_SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
+
+
+class ProfilerUnavailable(RuntimeError):
+    """py-spy is missing or may not attach; the message says how to fix it."""
+
+
+class ProfilerError(RuntimeError):
+    """py-spy ran but could not profile (not a Python process, gone, crashed); the message has its output."""
+
+
+def find_py_spy(search_path: str | None = None) -> str:
+    """Path of the py-spy binary: $BASELINE_PY_SPY, else next to this Python, else on PATH.
+
+    `search_path` (os.pathsep-separated folders) replaces both default places, e.g. to prove the error path.
+    """
+    explicit = os.environ.get(PY_SPY_ENV, "").strip()
+    if explicit and search_path is None:
+        if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+            return explicit
+        raise ProfilerUnavailable(f"{PY_SPY_ENV}={explicit!r} is not an executable file. {INSTALL_HINT}")
+    if search_path is None:
+        search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    found = shutil.which("py-spy", path=search_path)
+    if not found:
+        raise ProfilerUnavailable(INSTALL_HINT)
+    return found
+
+
+def ptrace_hint() -> str:
+    """How to get ptrace rights here (what py-spy needs to read another process's memory)."""
+    scope = ""
+    with contextlib.suppress(OSError):
+        scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+    parts = [
+        "py-spy may not attach (ptrace denied). Fix: run as root (sudo -E), or in a container add "
+        "`--cap-add SYS_PTRACE` (compose: `cap_add: [SYS_PTRACE]`)"
+    ]
+    if scope and scope != "0":
+        parts.append(f", or allow it for all processes: `echo 0 > /proc/sys/kernel/yama/ptrace_scope` (now {scope})")
+    return "".join(parts) + "."
+
+
+# ------------------------------------------------------------------------------------------ folded cleanup
+
+
+def _short_command(cmdline: str) -> str:
+    """`/x/bin/python /x/bin/tasker worker --dsn postgresql://u:p@h/db` -> `python tasker worker`."""
+    try:
+        words = shlex.split(cmdline)
+    except ValueError:
+        words = cmdline.split()
+    kept: list[str] = []
+    for i, word in enumerate(words):
+        if i > 0 and ((word.startswith("-") and word != "-m") or "=" in word or "://" in word or "@" in word):
+            break
+        kept.append(os.path.basename(word.rstrip("/")) or word)
+        if len(kept) == 4:
+            break
+    return " ".join(kept).replace('"', "'").replace(";", ",")
+
+
+def normalize_folded(text: str) -> str:
+    """Drop our shell wrapper's frame and PIDs/arguments from `--subprocesses` process frames (see module doc)."""
+    out: list[str] = []
+    lines = iter(text.splitlines())
+    for line in lines:
+        frames: list[str] = []
+        rest = line
+        while _PROCESS_FRAME.match(rest):
+            head, sep, tail = rest.partition('";')
+            if not sep:
+                nxt = next(lines, None)  # a command line with a newline in it continues on the next line
+                if nxt is None:
+                    break
+                rest = f"{rest} {nxt}"
+                continue
+            cmdline = head.split(':"', 1)[1]
+            if _WRAPPER_NAME not in cmdline:
+                frames.append(f'process "{_short_command(cmdline)}"')
+            rest = tail
+        frames.append(rest)
+        out.append(";".join(f for f in frames if f))
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _normalize_file(path: Path) -> None:
+    if path.exists():
+        path.write_text(normalize_folded(path.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
+    else:
+        path.write_text("", encoding="utf-8")
+
+
+def _raise_for_failure(output: str, what: str) -> None:
+    if any(marker in output.lower() for marker in _DENIED):
+        raise ProfilerUnavailable(f"{what}: {ptrace_hint()} py-spy said: {_tail(output, 3)}")
+    raise ProfilerError(f"{what}: py-spy failed: {_tail(output, 8)}")
+
+
+def _tail(text: str, lines: int) -> str:
+    kept = [line for line in text.strip().splitlines() if line.strip() and not line.startswith("   ")]
+    return " | ".join(kept[-lines:])
+
+
+# ------------------------------------------------------------------------------------------ record a command
+
+
+class RecordedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
+    """The profiled command's result (`returncode`, `stdout` = its merged output) plus py-spy's own."""
+
+    def __init__(
+        self,
+        args: list[str],
+        returncode: int,
+        stdout: str,
+        *,
+        profiler_returncode: int,
+        profiler_output: str,
+        seconds: float,
+        samples: int,
+    ) -> None:
+        super().__init__(args, returncode, stdout, None)
+        self.profiler_returncode = profiler_returncode
+        self.profiler_output = profiler_output
+        self.seconds = seconds
+        self.samples = samples
+
+
+def _pyspy_flags(rate: int, *, subprocesses: bool, line_numbers: bool, idle: bool, nonblocking: bool) -> list[str]:
+    if rate < 1:
+        raise ValueError(f"profile rate must be >= 1 sample per second, got {rate!r}")
+    flags = ["--format", "raw", "--rate", str(rate)]
+    flags += ["--subprocesses"] if subprocesses else []
+    flags += [] if line_numbers else ["--nolineno"]
+    flags += ["--idle"] if idle else []
+    flags += ["--nonblocking"] if nonblocking else []
+    return flags
+
+
+def record_command(
+    argv: Sequence[str],
+    out_folded: Path,
+    *,
+    rate: int = 100,
+    subprocesses: bool = True,
+    line_numbers: bool = False,
+    idle: bool = False,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    py_spy: str | None = None,
+) -> RecordedProcess:
+    """Run `argv` under `py-spy record` into `out_folded`; the command's exit code is kept apart from py-spy's.
+
+    py-spy does not pass its child's exit code on, so the command runs inside a tiny /bin/sh wrapper that
+    writes it to a file; the wrapper's frame is removed from the output. The command's output is captured.
+    """
+    if not argv:
+        raise ValueError("record_command needs a command to run")
+    exe = py_spy or find_py_spy()
+    out_folded = Path(out_folded)
+    out_folded.parent.mkdir(parents=True, exist_ok=True)
+    flags = _pyspy_flags(rate, subprocesses=subprocesses, line_numbers=line_numbers, idle=idle, nonblocking=False)
+    with tempfile.TemporaryDirectory(prefix="baseline-record-") as tmp:
+        exit_file, output_file = Path(tmp) / "exit", Path(tmp) / "output"
+        wrapped = ["/bin/sh", "-c", _WRAPPER_SCRIPT, _WRAPPER_NAME, str(exit_file), str(output_file), *argv]
+        cmd = [exe, "record", *flags, "-o", str(out_folded), "--", *wrapped]
+        started = time.monotonic()
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        output = output_file.read_text(errors="replace") if output_file.exists() else ""
+        code_text = exit_file.read_text().strip() if exit_file.exists() else ""
+    if not code_text.lstrip("-").isdigit():
+        _raise_for_failure(proc.stdout, f"py-spy record of {shlex.join(argv)}")
+    _normalize_file(out_folded)
+    match = _SAMPLES.search(proc.stdout)
+    return RecordedProcess(
+        list(argv),
+        int(code_text),
+        output,
+        profiler_returncode=proc.returncode,
+        profiler_output=proc.stdout,
+        seconds=seconds,
+        samples=int(match.group(1)) if match else 0,
+    )
+
+
+# ------------------------------------------------------------------------------------------ attach to services
+
+
+@dataclass
+class WindowResult:
+    """What one profiling window wrote: files per role (folded + rendered views), samples, and notes."""
+
+    prefix: str
+    rate: int
+    idle: bool
+    files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+    exited: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Attached:
+    role: str
+    pid: int
+    folded: Path
+    subprocesses: bool
+    proc: subprocess.Popen[str]
+    sampling: threading.Event = field(default_factory=threading.Event)
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def start_reader(self) -> None:
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                if _SAMPLING in line:
+                    self.sampling.set()
+
+        self.reader = threading.Thread(target=read, name=f"py-spy-{self.role}", daemon=True)
+        self.reader.start()
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def _process_gone(pid: int) -> bool:
+    """True when `pid` has exited (a zombie awaiting its parent counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
+
+
+def _attach(exe: str, role: str, pid: int, folded: Path, flags: list[str], subprocesses: bool) -> _Attached:
+    cmd = [exe, "record", "--pid", str(pid), *flags, *(["--subprocesses"] if subprocesses else [])]
+    cmd += ["-o", str(folded)]
+    # Own session: a Ctrl-C at the terminal reaches the bench, which then stops py-spy itself (so it writes).
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    attached = _Attached(role, pid, folded, subprocesses, proc)
+    attached.start_reader()
+    return attached
+
+
+def _wait_sampling(item: _Attached, deadline: float) -> None:
+    while not item.sampling.wait(0.02):
+        if item.proc.poll() is not None or time.monotonic() > deadline:
+            break
+    if item.sampling.is_set():
+        return
+    if item.proc.poll() is None:
+        item.proc.kill()
+    item.proc.wait()
+    if item.reader:
+        item.reader.join(timeout=5)
+    what = f"attaching py-spy to {item.role} (pid {item.pid})"
+    if _process_gone(item.pid) and not any(m in item.output().lower() for m in _DENIED):
+        raise ProfilerError(f"{what}: the process is not running")
+    _raise_for_failure(item.output() or "no output before the attach timeout", what)
+
+
+def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
+    """SIGINT so py-spy writes its file; returns (the target exited during capture, notes)."""
+    notes: list[str] = []
+    if item.proc.poll() is None:
+        item.proc.send_signal(signal.SIGINT)
+    try:
+        item.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        item.proc.kill()
+        item.proc.wait()
+        notes.append(f"{item.role}: py-spy did not stop within {timeout:g} s after SIGINT and was killed")
+    if item.reader:
+        item.reader.join(timeout=5)
+    output = item.output()
+    exited = "process exited" in output or _process_gone(item.pid)
+    if exited:
+        notes.append(f"{item.role} exited during capture")
+    empty = not item.folded.exists() or item.folded.stat().st_size == 0
+    if empty and item.proc.returncode not in (0, None, -signal.SIGINT):
+        notes.append(f"{item.role}: py-spy exited with {item.proc.returncode}: {_tail(output, 3)}")
+    return exited, notes
+
+
+def _write_sidecar(item: _Attached, result: WindowResult, data: dict[str, Any]) -> Path:
+    from baseline.store import write_json_atomic
+
+    path = item.folded.with_name(item.folded.name.removesuffix(".folded") + ".capture.json")
+    return write_json_atomic(path, data)
+
+
+@contextlib.contextmanager
+def profile_window(
+    pids: Mapping[str, int],
+    out_dir: Path,
+    config: Any,
+    *,
+    prefix: str = "e2e-",
+    idle: bool = True,
+    subprocesses: bool | None = None,
+    nonblocking: bool = False,
+    attach_timeout: float = 20.0,
+    stop_timeout: float = 30.0,
+    py_spy: str | None = None,
+) -> Iterator[WindowResult]:
+    """Attach one py-spy per role before the caller's window opens; stop them and render when it closes.
+
+    Entering waits until every py-spy reports it is sampling, so no attach cost falls inside the caller's
+    timed region. `subprocesses` None follows children for every role except this very process (whose
+    children may be the services, profiled on their own). Files: `out_dir/<prefix><role>.folded` + views +
+    `.capture.json` (pid, rate, samples, seconds, notes). A role that exits mid-window keeps what was sampled
+    and is named in `notes`. The result is filled in when the `with` block ends.
+    """
+    if not pids:
+        raise ValueError("profile_window needs at least one role -> pid to attach to")
+    from baseline.profiling.artifacts import render_artifacts
+    from baseline.store import now_iso
+
+    exe = py_spy or find_py_spy()
+    rate = int(getattr(config, "profile_rate", 100))
+    flags = _pyspy_flags(rate, subprocesses=False, line_numbers=False, idle=idle, nonblocking=nonblocking)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = WindowResult(prefix=prefix, rate=rate, idle=idle)
+    attached: list[_Attached] = []
+    try:
+        for role, pid in pids.items():
+            follow = (int(pid) != os.getpid()) if subprocesses is None else subprocesses
+            folded = out_dir / f"{prefix}{role}.folded"
+            folded.unlink(missing_ok=True)
+            attached.append(_attach(exe, role, int(pid), folded, flags, follow))
+        deadline = time.monotonic() + attach_timeout
+        for item in attached:
+            _wait_sampling(item, deadline)
+    except BaseException:
+        for item in attached:
+            if item.proc.poll() is None:
+                item.proc.kill()
+                item.proc.wait()
+        raise
+    started_at, started = now_iso(), time.monotonic()
+    try:
+        yield result
+    finally:
+        result.seconds = time.monotonic() - started
+        stopped = [(item, *_stop(item, stop_timeout)) for item in attached]
+        for item, exited, notes in stopped:
+            _normalize_file(item.folded)
+            if exited:
+                result.exited.append(item.role)
+            result.notes.extend(notes)
+            match = _SAMPLES.search(item.output())
+            name = f"{prefix}{item.role}"
+            try:
+                files = render_artifacts(item.folded, title=f"{name} (pid {item.pid}, {rate} Hz)", notes=notes)
+            except Exception as exc:  # keep the folded truth even when a view cannot be rendered
+                files = {"folded": item.folded}
+                result.notes.append(f"{item.role}: rendering failed: {exc}")
+            result.samples[item.role] = int(match.group(1)) if match else 0
+            files["capture"] = _write_sidecar(
+                item,
+                result,
+                {
+                    "role": item.role,
+                    "pid": item.pid,
+                    "rate": rate,
+                    "idle": idle,
+                    "subprocesses": item.subprocesses,
+                    "nonblocking": nonblocking,
+                    "started_at": started_at,
+                    "seconds": round(result.seconds, 3),
+                    "samples": result.samples[item.role],
+                    "errors": int(match.group(2)) if match else None,
+                    "exited_during_capture": exited,
+                    "py_spy_returncode": item.proc.returncode,
+                    "notes": notes,
+                },
+            )
+            result.files[item.role] = files
