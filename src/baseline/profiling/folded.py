@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 __all__ = [
+    "NO_PYTHON_FRAMES",
     "dump",
     "frame_file",
     "frame_name",
@@ -23,6 +24,7 @@ __all__ = [
     "total",
 ]
 
+NO_PYTHON_FRAMES = "<no Python frames>"
 _LINE_NO = re.compile(r":\d+\)$")
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
 _PROCESS = re.compile(r'^process \d+:"(?P<cmd>.*)"$')  # py-spy --subprocesses root frame
@@ -35,21 +37,25 @@ _LONG_NUMBER = re.compile(r"\d{4,}")
 def parse(text: str) -> dict[str, int]:
     """Parse folded text into {stack: samples}; repeated stacks add up. Blank lines are ignored.
 
-    The count follows the LAST space, so frames may contain spaces (py-spy's `func (file.py)` do).
+    The count follows the LAST space, so frames may contain spaces (py-spy's `func (file.py)` do). py-spy also
+    writes lines with a count but no frames (samples without Python code, e.g. interpreter start-up); they are
+    kept under the frame NO_PYTHON_FRAMES so totals match py-spy's.
     """
     stacks: dict[str, int] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
-        stack, sep, count_text = line.rpartition(" ")
-        if not sep or not stack.strip() or not count_text.isdigit():
+        stack, sep, count_text = raw.rstrip().rpartition(" ")
+        if sep and not stack.strip() and count_text.isdigit():
+            stack = NO_PYTHON_FRAMES
+        elif not sep or not count_text.isdigit():
             shown = line if len(line) <= 80 else line[:77] + "..."
             raise ValueError(
                 f"folded stacks line {lineno} is not 'frame;frame;... COUNT' (a stack, a space, a whole "
                 f"number): {shown!r}"
             )
-        stack = stack.rstrip()
+        stack = stack.strip()
         stacks[stack] = stacks.get(stack, 0) + int(count_text)
     return stacks
 

@@ -32,7 +32,9 @@ LIFECYCLE_MODULES: tuple[str, ...] = ("task_initializer", "step_enqueuer", "resu
 DATABASE_PATTERNS: tuple[str, ...] = ("psycopg", "asyncpg", "libpq", "sqlalchemy")
 #: Leaf functions that block on a socket; counted as database wait (the services talk mostly to PostgreSQL).
 SOCKET_LEAF_NAMES: tuple[str, ...] = ("recv", "recv_into", "recvfrom", "send", "sendall", "readinto")
-#: Leaf functions that block without working: py-spy keeps these stacks only with `--idle`.
+#: Leaf functions (unqualified names) that block without working: py-spy keeps such stacks only with `--idle`.
+#: py-spy cannot see C functions, so a `time.sleep()` called straight from application code shows that code as
+#: the leaf; it counts as idle only when its name says so (below), otherwise as application CPU.
 IDLE_LEAF_NAMES: tuple[str, ...] = (
     "select",
     "poll",
@@ -45,6 +47,9 @@ IDLE_LEAF_NAMES: tuple[str, ...] = (
     "idle",
     "<idle>",
 )
+#: Leaf names ending or starting like this block too (`idle_wait`, `Condition.wait`, `_wait_for_tstate_lock`).
+IDLE_LEAF_SUFFIXES: tuple[str, ...] = ("wait", "sleep")
+IDLE_LEAF_PREFIXES: tuple[str, ...] = ("wait_for", "_wait_for")
 #: Any frame matching these marks the whole stack idle (blocked waiting for LISTEN/NOTIFY wake-ups).
 IDLE_PATTERNS: tuple[str, ...] = ("notifies", "wait_for_notify")
 #: The leaf frame (the code on CPU) decides among these; the first category that matches wins.
@@ -71,13 +76,22 @@ def _matches(frame: str, patterns: Sequence[str]) -> bool:
     return any(p in low for p in patterns)
 
 
+def _function(frame: str) -> str:
+    """Unqualified, lower-case function name: py-spy on 3.11+ writes `EpollSelector.select`."""
+    return split_frame(frame)[0].strip().rsplit(".", 1)[-1].lower()
+
+
+def _is_idle_leaf(name: str) -> bool:
+    return name in IDLE_LEAF_NAMES or name.endswith(IDLE_LEAF_SUFFIXES) or name.startswith(IDLE_LEAF_PREFIXES)
+
+
 def is_idle_stack(frames: Sequence[str]) -> bool:
     """True when the stack is waiting, not working (and not waiting on the database)."""
     if any(_matches(f, IDLE_PATTERNS) for f in frames):
         return True
     if any(_matches(f, DATABASE_PATTERNS) for f in frames):
         return False
-    return split_frame(frames[-1])[0].strip().lower() in IDLE_LEAF_NAMES
+    return _is_idle_leaf(_function(frames[-1]))
 
 
 def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequence[str]] | None = None) -> str:
@@ -90,10 +104,10 @@ def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequen
         return "idle"
     if any(_matches(f, DATABASE_PATTERNS) for f in frames):
         return "database_wait"
-    leaf = split_frame(frames[-1])[0].strip().lower()
+    leaf = _function(frames[-1])
     if leaf in SOCKET_LEAF_NAMES:
         return "database_wait"
-    if leaf in IDLE_LEAF_NAMES:
+    if _is_idle_leaf(leaf):
         return "idle"
     patterns = CATEGORY_PATTERNS if category_patterns is None else category_patterns
     for category, pats in patterns.items():

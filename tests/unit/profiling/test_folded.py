@@ -24,6 +24,10 @@ def test_parse_sums_repeats_skips_blank_lines_and_keeps_spaces_in_frames() -> No
     assert folded.total(stacks) == 15
 
 
+def test_lines_without_frames_are_kept_as_no_python_frames() -> None:
+    assert folded.parse("a;b 3\n 2\n") == {"a;b": 3, folded.NO_PYTHON_FRAMES: 2}
+
+
 def test_dump_parse_round_trip() -> None:
     stacks = folded.parse(PY_SPY_RAW)
     text = folded.dump(stacks)
