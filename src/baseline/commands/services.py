@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -247,6 +248,18 @@ def recorded_sample_counts(label_dir: Path) -> dict[str, int]:
     return counts
 
 
+def expand_braces(pattern: str) -> list[str]:
+    """`a/{1,10}` -> a/1, a/10 and `s={1..3}` -> s=1, s=2, s=3 (the registry's case notation)."""
+    match = re.search(r"\{([^{}]*)\}", pattern)
+    if match is None:
+        return [pattern]
+    body = match.group(1)
+    span = re.fullmatch(r"(-?\d+)\.\.(-?\d+)", body)
+    options = [str(i) for i in range(int(span.group(1)), int(span.group(2)) + 1)] if span else body.split(",")
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    return [expanded for option in options for expanded in expand_braces(head + option + tail)]
+
+
 def _case_patterns(entry: Any) -> list[str]:
     cases = _field(entry, "cases", []) or []
     return [str(c) for c in cases] if not isinstance(cases, str) else [cases]
@@ -262,12 +275,17 @@ def inventory(benches: list[Any], recorded: dict[str, int]) -> list[dict[str, An
         implemented = bool(_field(entry, "implemented", False))
         status = "implemented" if implemented else "placeholder"
         samples: int | None = None
-        if recorded and implemented:
-            matched = [n for cid, n in recorded.items() for p in patterns if fnmatch.fnmatch(cid, p) or cid == p]
-            if patterns and any(cid.startswith(str(_field(entry, "phase", "")) + "/") for cid in recorded):
-                samples = sum(matched)
-                if samples == 0:
-                    status = "placeholder (registered, no samples recorded)"
+        phase_recorded = any(cid.startswith(str(_field(entry, "phase", "")) + "/") for cid in recorded)
+        if implemented and phase_recorded:
+            expected = [case for p in patterns for case in expand_braces(p)]
+            found = {cid: n for cid, n in recorded.items() if any(fnmatch.fnmatchcase(cid, p) for p in expected)}
+            samples = sum(found.values())
+            if samples == 0:
+                status = "placeholder (registered, no samples recorded)"
+            else:
+                missing = [p for p in expected if not any(fnmatch.fnmatchcase(cid, p) for cid in found)]
+                if missing:
+                    status = f"implemented ({len(missing)} registered case(s) without samples)"
         rows.append(
             {
                 "name": str(_field(entry, "name", "?")),
