@@ -1,0 +1,101 @@
+"""Lifecycle profiling: the target's lifecycle tests under py-spy (children followed) -> lifecycle.folded + views.
+
+The tests bring their own PostgreSQL through the test suite's fixtures, so no stack is started here. The test
+run's exit code, py-spy's and the timing go to lifecycle.json; a failing test run keeps its profile.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baseline.config import Config
+
+__all__ = ["LifecycleProfile", "profile_lifecycle"]
+
+_TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class LifecycleProfile:
+    """Where the lifecycle profile went and whether the tests passed."""
+
+    passed: bool
+    returncode: int
+    folded: Path
+    record: Path
+    files: dict[str, Path]
+    samples: int
+    seconds: float
+    output_tail: str
+
+
+def profile_lifecycle(
+    config: Config,
+    *,
+    idle: bool = True,
+    command: Sequence[str] | None = None,
+    py_spy: str | None = None,
+) -> LifecycleProfile:
+    """Run the lifecycle tests under py-spy into run_dir/profiles/lifecycle.* and record lifecycle.json.
+
+    `idle` keeps waiting stacks (database round trips of the tests) so database time vs CPU shows, as in the
+    service profiles. `command` replaces the target's lifecycle test command (tests use a tiny suite).
+    """
+    from baseline.profiling.artifacts import render_artifacts
+    from baseline.profiling.capture import record_command
+    from baseline.store import now_iso, redact_secrets, write_json_atomic
+    from baseline.targets import get_target
+
+    argv = list(command) if command is not None else get_target(config.target).lifecycle_test_command()
+    out_dir = config.run_dir / "profiles"
+    folded = out_dir / "lifecycle.folded"
+    started_at = now_iso()
+    rec = record_command(
+        argv,
+        folded,
+        rate=config.profile_rate,
+        subprocesses=True,
+        idle=idle,
+        cwd=config.project_root,
+        py_spy=py_spy,
+    )
+    tail = redact_secrets("\n".join(rec.stdout.rstrip().splitlines()[-_TAIL_LINES:]))
+    passed = rec.returncode == 0
+    notes = [] if passed else [f"the lifecycle tests failed (exit code {rec.returncode}); profile kept"]
+    title = f"lifecycle tests — {config.label} run {config.run} ({config.profile_rate} Hz)"
+    files = render_artifacts(folded, title=title, notes=notes)
+    record: dict[str, Any] = {
+        "schema_version": 1,
+        "phase": "lifecycle_profile",
+        "label": config.label,
+        "run": config.run,
+        "started_at": started_at,
+        "finished_at": now_iso(),
+        "command": redact_secrets(shlex.join(argv)),
+        "cwd": str(config.project_root),
+        "seconds": round(rec.seconds, 3),
+        "tests_returncode": rec.returncode,
+        "py_spy_returncode": rec.profiler_returncode,
+        "passed": passed,
+        "rate": config.profile_rate,
+        "idle": idle,
+        "samples": rec.samples,
+        "notes": notes,
+        "files": {kind: path.name for kind, path in files.items()},
+        "output_tail": tail,
+    }
+    record_path = write_json_atomic(out_dir / "lifecycle.json", record)
+    return LifecycleProfile(
+        passed=passed,
+        returncode=rec.returncode,
+        folded=folded,
+        record=record_path,
+        files=files,
+        samples=rec.samples,
+        seconds=rec.seconds,
+        output_tail=tail,
+    )

@@ -1,0 +1,144 @@
+"""The profile table of a label: every flamegraph written, its sample count and top frames (`profile-report`).
+
+Top frames are ranked by self share among working stacks: with idle frames kept (service windows), the top
+of a raw ranking is just `select`/`poll`; the idle share gets its own column instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baseline.profiling.hotpaths import is_idle_stack
+
+__all__ = ["ProfileRow", "collect", "render_markdown", "summarize_profile", "write_report"]
+
+TOP_FRAMES = 3
+_RUN_DIR = re.compile(r"^run-(\d+)$")
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """One folded profile as the table shows it; shares are fractions of all samples."""
+
+    run: int
+    name: str
+    svg: str
+    samples: int
+    idle_share: float
+    top: list[tuple[str, float]]
+    notes: list[str] = field(default_factory=list)
+
+
+def summarize_profile(
+    run: int, name: str, svg: str, stacks: Mapping[str, int], notes: Sequence[str] = (), *, top: int = TOP_FRAMES
+) -> ProfileRow:
+    """Sample count, idle share and the `top` leaf frames by self share among non-idle stacks."""
+    total = 0
+    idle = 0
+    self_counts: dict[str, int] = {}
+    for stack, count in stacks.items():
+        if count <= 0:
+            continue
+        frames = stack.split(";")
+        total += count
+        if is_idle_stack(frames):
+            idle += count
+            continue
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+    ranked = sorted(self_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return ProfileRow(
+        run=run,
+        name=name,
+        svg=svg,
+        samples=total,
+        idle_share=idle / total if total else 0.0,
+        top=[(frame, n / total) for frame, n in ranked],
+        notes=list(notes),
+    )
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def format_top(row: ProfileRow) -> str:
+    return "; ".join(f"{frame} {_pct(share)}" for frame, share in row.top) or "(no working samples)"
+
+
+def render_markdown(label: str, rows: Iterable[ProfileRow]) -> str:
+    """profiles.md: one table row per flamegraph, then the notes (e.g. a service that exited mid-capture)."""
+    rows = list(rows)
+    lines = [
+        f"# Profiles of `{_md(label)}`",
+        "",
+        f"{len(rows)} flamegraphs. Top frames: self share of all samples among working (non-idle) stacks.",
+        "",
+        "| run | profile | samples | idle | top frames (self share) |",
+        "|---:|---|---:|---:|---|",
+    ]
+    for row in rows:
+        top = "<br>".join(f"`{_md(frame)}` {_pct(share)}" for frame, share in row.top) or "(no working samples)"
+        flag = " ⚠" if row.notes else ""
+        lines.append(
+            f"| {row.run} | [{_md(row.name)}]({row.svg}){flag} | {row.samples} | {_pct(row.idle_share)} | {top} |"
+        )
+    noted = [row for row in rows if row.notes]
+    if noted:
+        lines += ["", "## Notes", ""]
+        lines += [f"- run {row.run} `{_md(row.name)}`: {_md(note)}" for row in noted for note in row.notes]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------------ I/O
+
+
+def _notes_for(folded: Path) -> list[str]:
+    from baseline.store import read_json
+
+    name = folded.name.removesuffix(".folded")
+    for sidecar in (folded.with_name(f"{name}.capture.json"), folded.with_name(f"{name}.json")):
+        if sidecar.exists():
+            try:
+                data: Any = read_json(sidecar)
+            except Exception as exc:  # a broken sidecar must not hide the profile
+                return [f"unreadable {sidecar.name}: {exc}"]
+            return [str(n) for n in data.get("notes", [])] if isinstance(data, dict) else []
+    return []
+
+
+def collect(label_dir: Path) -> list[ProfileRow]:
+    """Every `run-*/profiles/*.folded` under the label folder, by run then name."""
+    from baseline.profiling.artifacts import artifact_paths, load_stacks
+
+    rows: list[ProfileRow] = []
+    for run_dir in sorted(Path(label_dir).glob("run-*")):
+        match = _RUN_DIR.match(run_dir.name)
+        if not match or not run_dir.is_dir():
+            continue
+        for folded in sorted((run_dir / "profiles").glob("*.folded")):
+            notes = _notes_for(folded)
+            try:
+                stacks = load_stacks(folded)
+            except ValueError as exc:
+                stacks, notes = {}, [*notes, f"unreadable folded file: {exc}"]
+            svg = artifact_paths(folded)["svg"].relative_to(label_dir).as_posix()
+            name = folded.name.removesuffix(".folded")
+            rows.append(summarize_profile(int(match.group(1)), name, svg, stacks, notes))
+    rows.sort(key=lambda r: (r.run, r.name))
+    return rows
+
+
+def write_report(label_dir: Path, label: str) -> tuple[list[ProfileRow], Path]:
+    """Collect the rows and write `<label_dir>/profiles.md`."""
+    rows = collect(label_dir)
+    path = Path(label_dir) / "profiles.md"
+    path.write_text(render_markdown(label, rows), encoding="utf-8")
+    return rows, path
