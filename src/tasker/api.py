@@ -124,7 +124,7 @@ def create_app(dsn: str, pool_size: int = 4) -> FastAPI:
         return JSONResponse(body)
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/health/ready")

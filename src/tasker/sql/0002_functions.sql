@@ -1,5 +1,7 @@
 -- The five tasker SQL functions (REFERENCE.md semantics) plus two small transition helpers the services use.
 -- A step or task state is its most_recent transition row.
+-- PL/pgSQL rather than inlined SQL functions: the session caches their plans, so a caller that does not prepare
+-- its statements does not pay ~1 ms of planning per call.
 
 -- Readiness of every step of a task (or of the given steps).
 CREATE OR REPLACE FUNCTION get_step_readiness_status(p_task_uuid uuid, p_step_uuids uuid[] DEFAULT NULL)
@@ -22,7 +24,10 @@ RETURNS TABLE (
     retryable boolean,
     in_process boolean
 )
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.current_state,
            s.total_parents = s.completed_parents,
            s.retry_eligible,
@@ -58,7 +63,8 @@ LANGUAGE sql STABLE AS $$
         WHERE ws.task_uuid = p_task_uuid
           AND (p_step_uuids IS NULL OR ws.workflow_step_uuid = ANY (p_step_uuids))
     ) s
-    ORDER BY s.workflow_step_uuid
+    ORDER BY s.workflow_step_uuid;
+END;
 $$;
 
 -- Tasks that can make progress, by computed priority (priority plus one point per minute waited, at most 10),
@@ -130,7 +136,10 @@ RETURNS TABLE (
     completion_percentage numeric,
     health_status text
 )
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH counts AS (
         SELECT count(*)::integer AS total,
                count(*) FILTER (WHERE r.current_state IN ('pending', 'waiting_for_retry'))::integer AS pending,
@@ -170,7 +179,8 @@ LANGUAGE sql STABLE AS $$
     FROM tasks t
     JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent
     CROSS JOIN status s
-    WHERE t.task_uuid = p_task_uuid
+    WHERE t.task_uuid = p_task_uuid;
+END;
 $$;
 
 -- Compare-and-swap on the task's most recent transition: false when the task is not in p_from_state.
@@ -205,7 +215,10 @@ RETURNS TABLE (
     processed boolean,
     distance integer
 )
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH RECURSIVE ancestors AS (
         SELECT e.from_step_uuid AS step_uuid, 1 AS distance
         FROM workflow_step_edges e
@@ -216,14 +229,15 @@ LANGUAGE sql STABLE AS $$
         JOIN workflow_step_edges e ON e.to_step_uuid = a.step_uuid
         WHERE a.distance < 1000
     ), nearest AS (
-        SELECT step_uuid, min(distance) AS distance FROM ancestors GROUP BY step_uuid
+        SELECT a.step_uuid, min(a.distance) AS distance FROM ancestors a GROUP BY a.step_uuid
     )
     SELECT ws.workflow_step_uuid, ws.task_uuid, ws.named_step_uuid, nst.name, ws.results, ws.processed,
            n.distance
     FROM nearest n
     JOIN workflow_steps ws ON ws.workflow_step_uuid = n.step_uuid
     JOIN named_steps nst ON nst.named_step_uuid = ws.named_step_uuid
-    ORDER BY n.distance, nst.name
+    ORDER BY n.distance, nst.name;
+END;
 $$;
 
 -- Unconditional step transition (the caller holds the task row lock); returns the previous state.
