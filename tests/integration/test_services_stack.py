@@ -73,7 +73,7 @@ def _run_linear_task(api_url: str) -> dict:
     pytest.fail(f"task {uuid} did not complete: {task}")
 
 
-def test_up_status_reuse_down(workdir: Path) -> None:
+def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
     config = _config(workdir)
     stack = up(config)
     try:
@@ -82,19 +82,20 @@ def test_up_status_reuse_down(workdir: Path) -> None:
         assert stack.database == "run_stacktest_1"
         assert stack.template and stack.template.startswith("tpl_tasker_200_42_")
         assert stack_health(stack)["healthy"]
-        state_text = (config.workdir / "state.json").read_text()
-        assert json.loads(state_text)["pids"] == stack.pids
+        assert json.loads((config.workdir / "state.json").read_text())["pids"] == stack.pids
         task = _run_linear_task(stack.api_url)
         assert [s["results"] for s in sorted(task["steps"], key=lambda s: s["name"])][-1] == 2821109907456
+        assert _task_count(stack.dsn) == 201  # the dataset plus the one task above
 
         with ensure_stack(config) as reused:  # a live recorded stack is reused and left running
             assert not reused.started_by_us
             assert reused.pids == stack.pids
         assert all(pid_alive(pid) for pid in stack.pids.values())
 
-        with psycopg.connect(stack.dsn) as conn:
-            tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()
-        assert tasks is not None and tasks[0] == 201  # the dataset plus the one task above
+        second = up(config)  # replaces the running stack and re-clones the run database from the template
+        assert _task_count(second.dsn) == 200
+        assert _all_gone({role: pid for role, pid in stack.pids.items() if role != "postgres"})
+        stack = second
     finally:
         assert down(config) is True
     assert _all_gone(stack.pids)
@@ -102,37 +103,23 @@ def test_up_status_reuse_down(workdir: Path) -> None:
     assert down(config) is False  # twice is harmless
 
 
-def test_each_up_starts_from_a_fresh_clone(workdir: Path) -> None:
-    config = _config(workdir, run=2)
-    first = up(config)
-    try:
-        _run_linear_task(first.api_url)
-        second = up(config)  # replaces the running stack, re-clones the run database
-        with psycopg.connect(second.dsn) as conn:
-            tasks = conn.execute("SELECT count(*) FROM tasks").fetchone()
-        assert tasks is not None and tasks[0] == 200
-        assert _all_gone({k: v for k, v in first.pids.items() if k != "postgres"})
-    finally:
-        down(config)
+def _task_count(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM tasks").fetchone()
+    assert row is not None
+    return int(row[0])
 
 
-def test_ensure_stack_starts_and_stops_its_own(workdir: Path) -> None:
+def test_ensure_stack_starts_its_own_and_stops_it_even_on_errors(workdir: Path) -> None:
     config = _config(workdir, run=3)
-    with ensure_stack(config) as stack:
+    pids: dict[str, int] = {}
+    with pytest.raises(RuntimeError, match="bench blew up"), ensure_stack(config) as stack:
         assert stack.started_by_us
         assert stack_health(stack)["healthy"]
         pids = dict(stack.pids)
-    assert _all_gone(pids)
-    assert read_state(config) is None
-
-
-def test_ensure_stack_cleans_up_after_an_exception(workdir: Path) -> None:
-    config = _config(workdir, run=4)
-    pids: dict[str, int] = {}
-    with pytest.raises(RuntimeError, match="bench blew up"), ensure_stack(config) as stack:
-        pids = dict(stack.pids)
         raise RuntimeError("bench blew up")
     assert pids and _all_gone(pids)
+    assert read_state(config) is None
 
 
 def test_sigterm_during_ensure_stack_leaves_nothing_running(workdir: Path) -> None:
