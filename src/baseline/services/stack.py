@@ -188,7 +188,20 @@ def ensure_template(config: Config, cluster: EmbeddedPostgres) -> tuple[str, dic
         conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
     info = {"template": name, "scale": config.dataset_scale, "seed": config.dataset_seed, "counts": counts}
     write_json_atomic(info_path, info)
+    _drop_stale_templates(admin, name)
     return name, info
+
+
+def _drop_stale_templates(admin_dsn: str, current: str) -> None:
+    """Templates of the same target/scale/seed built from an older schema are never used again: drop them."""
+    prefix = current.rsplit("_", 1)[0] + "_"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s) AND datname <> %s", (prefix, current)
+        ).fetchall()
+        for (stale,) in rows:
+            conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(stale)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(stale)))
 
 
 def fresh_run_database(config: Config, cluster: EmbeddedPostgres, template: str) -> tuple[str, str]:
