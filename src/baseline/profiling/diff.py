@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from baseline.profiling.folded import normalize
-from baseline.profiling.hotpaths import is_idle_stack
+from baseline.profiling.hotpaths import FrameFacts, is_idle_stack
 
 __all__ = ["diff_profiles", "inclusive_counts", "two_proportion_z"]
 
@@ -21,12 +21,13 @@ def inclusive_counts(stacks: Mapping[str, int]) -> tuple[dict[str, int], int, se
     counts: dict[str, int] = {}
     busy: set[str] = set()
     total = 0
+    facts = FrameFacts()
     for stack, count in normalize(stacks).items():
         if count <= 0:
             continue
         total += count
         frames = stack.split(";")
-        idle = is_idle_stack(frames)
+        idle = is_idle_stack(frames, facts=facts)
         for frame in set(frames):
             counts[frame] = counts.get(frame, 0) + count
             if not idle:

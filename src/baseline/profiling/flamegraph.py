@@ -21,10 +21,11 @@ _PAD = 10
 _CHAR_PX = 6.6  # average glyph width of 11px Verdana/DejaVu Sans
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     name: str
     value: int = 0
+    base: int = 0  # samples of the same path in the base profile (differential graphs only)
     children: dict[str, _Node] = field(default_factory=dict)
 
 
@@ -66,8 +67,8 @@ def _render(
     subtitle: str,
     width: int,
     min_share: float,
-    color: Callable[[tuple[str, ...], _Node], str],
-    tooltip: Callable[[tuple[str, ...], _Node], str],
+    color: Callable[[_Node, int], str],
+    tooltip: Callable[[_Node], str],
 ) -> str:
     if root.value <= 0:
         raise ValueError("cannot render a flamegraph of a profile with no samples")
@@ -77,18 +78,18 @@ def _render(
     min_value = root.value * min_share
     parts: list[str] = []
     max_depth = 0
-    # Iterative DFS: (node, path, depth, x); children sorted by name for a stable, diffable layout.
-    todo: list[tuple[_Node, tuple[str, ...], int, float]] = [(root, (), 0, float(_PAD))]
+    # Iterative DFS: (node, depth, x); children sorted by name for a stable, diffable layout.
+    todo: list[tuple[_Node, int, float]] = [(root, 0, float(_PAD))]
     while todo:
-        node, path, depth, x = todo.pop()
+        node, depth, x = todo.pop()
         max_depth = max(max_depth, depth)
         w = node.value * scale
         y = _TOP + depth * _ROW
         label = escape(_label(node.name, w))
         parts.append(
-            f"<g><title>{escape(tooltip(path, node))}</title>"
+            f"<g><title>{escape(tooltip(node))}</title>"
             f'<rect x="{x:.2f}" y="{y}" width="{max(w - 0.5, 0.1):.2f}" height="{_ROW - 1}" rx="2" '
-            f'fill="{color(path, node)}"/>'
+            f'fill="{color(node, depth)}"/>'
             + (f'<text x="{x + 3:.2f}" y="{y + _ROW - 5}">{label}</text>' if label else "")
             + "</g>"
         )
@@ -96,7 +97,7 @@ def _render(
         for name in sorted(node.children):
             child = node.children[name]
             if child.value >= min_value:
-                todo.append((child, (*path, name), depth + 1, cx))
+                todo.append((child, depth + 1, cx))
             cx += child.value * scale
     height = _TOP + (max_depth + 1) * _ROW + _PAD + 14
     return (
@@ -117,7 +118,7 @@ def render_svg(stacks: Mapping[str, int], *, title: str, width: int = 1200, min_
     root = _tree(stacks)
     total = root.value
 
-    def tooltip(_path: tuple[str, ...], node: _Node) -> str:
+    def tooltip(node: _Node) -> str:
         return f"{node.name} — {node.value} samples ({node.value / total * 100:.2f}%)"
 
     return _render(
@@ -126,19 +127,21 @@ def render_svg(stacks: Mapping[str, int], *, title: str, width: int = 1200, min_
         subtitle=f"{total} samples; frames under {min_share * 100:g}% omitted",
         width=width,
         min_share=min_share,
-        color=lambda path, node: "rgb(225,130,40)" if not path else _warm(node.name),
+        color=lambda node, depth: "rgb(225,130,40)" if depth == 0 else _warm(node.name),
         tooltip=tooltip,
     )
 
 
-def _path_values(root: _Node) -> dict[tuple[str, ...], int]:
-    out: dict[tuple[str, ...], int] = {}
-    todo: list[tuple[_Node, tuple[str, ...]]] = [(root, ())]
+def _attach_base(head: _Node, base: _Node) -> None:
+    """Record on every head node the samples of the same call path in base (walked side by side)."""
+    todo = [(head, base)]
     while todo:
-        node, path = todo.pop()
-        out[path] = node.value
-        todo.extend((child, (*path, name)) for name, child in node.children.items())
-    return out
+        h, b = todo.pop()
+        h.base = b.value
+        for name, child in h.children.items():
+            other = b.children.get(name)
+            if other is not None:
+                todo.append((child, other))
 
 
 def render_diff_svg(
@@ -157,27 +160,32 @@ def render_diff_svg(
     base_root, head_root = _tree(base), _tree(head)
     if base_root.value <= 0:
         raise ValueError("cannot diff against a base profile with no samples")
+    if head_root.value <= 0:
+        raise ValueError("cannot draw a differential flamegraph of a head profile with no samples")
     base_total, head_total = base_root.value, head_root.value
-    base_values = _path_values(base_root)
+    _attach_base(head_root, base_root)
 
-    def delta(path: tuple[str, ...], node: _Node) -> float:
-        return node.value / head_total - base_values.get(path, 0) / base_total
+    def delta(node: _Node) -> float:
+        return node.value / head_total - node.base / base_total
 
-    head_values = _path_values(head_root) if head_total else {}
-    biggest = max((abs(v / head_total - base_values.get(p, 0) / base_total) for p, v in head_values.items()), default=0)
+    biggest = 0.0
+    todo = [head_root]
+    while todo:
+        node = todo.pop()
+        biggest = max(biggest, abs(delta(node)))
+        todo.extend(node.children.values())
     biggest = biggest or 1.0
 
-    def color(path: tuple[str, ...], node: _Node) -> str:
-        d = delta(path, node)
+    def color(node: _Node, _depth: int) -> str:
+        d = delta(node)
         i = min(1.0, abs(d) / biggest)
         fade = int(235 - 175 * i)
         return f"rgb(255,{fade},{fade})" if d > 0 else f"rgb({fade},{fade},255)" if d < 0 else "rgb(235,235,235)"
 
-    def tooltip(path: tuple[str, ...], node: _Node) -> str:
-        b = base_values.get(path, 0)
+    def tooltip(node: _Node) -> str:
         return (
             f"{node.name} — head {node.value} samples ({node.value / head_total * 100:.2f}%), "
-            f"base {b} samples ({b / base_total * 100:.2f}%), change {delta(path, node) * 100:+.2f} pp"
+            f"base {node.base} samples ({node.base / base_total * 100:.2f}%), change {delta(node) * 100:+.2f} pp"
         )
 
     return _render(

@@ -20,6 +20,7 @@ __all__ = [
     "IDLE_PATTERNS",
     "LIFECYCLE_MODULES",
     "MESSAGE_PASSING_PATTERNS",
+    "FrameFacts",
     "analyze",
     "classify_stack",
     "is_idle_stack",
@@ -85,24 +86,37 @@ def _is_idle_leaf(name: str) -> bool:
     return name in IDLE_LEAF_NAMES or name.endswith(IDLE_LEAF_SUFFIXES) or name.startswith(IDLE_LEAF_PREFIXES)
 
 
-def is_idle_stack(frames: Sequence[str]) -> bool:
-    """True when the stack is waiting, not working (and not waiting on the database)."""
-    if any(_matches(f, IDLE_PATTERNS) for f in frames):
-        return True
-    if any(_matches(f, DATABASE_PATTERNS) for f in frames):
-        return False
-    return _is_idle_leaf(_function(frames[-1]))
+class FrameFacts:
+    """Pattern hits per distinct frame, computed once: a profile repeats the same frames in thousands of stacks."""
+
+    def __init__(self, message_passing: Sequence[str] = (), modules: Sequence[str] = ()) -> None:
+        self._mp = tuple(p.lower() for p in message_passing)
+        self._modules = tuple(modules)
+        self._cache: dict[str, tuple[bool, bool, bool, tuple[str, ...]]] = {}
+
+    def __call__(self, frame: str) -> tuple[bool, bool, bool, tuple[str, ...]]:
+        """(blocked-on-notify, database, message passing, lifecycle modules whose name is in the frame's file)."""
+        facts = self._cache.get(frame)
+        if facts is None:
+            low = frame.lower()
+            path = split_frame(frame)[1] or frame
+            facts = self._cache[frame] = (
+                any(p in low for p in IDLE_PATTERNS),
+                any(p in low for p in DATABASE_PATTERNS),
+                any(p in low for p in self._mp),
+                tuple(m for m in self._modules if m in path),
+            )
+        return facts
 
 
-def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequence[str]] | None = None) -> str:
-    """One category per stack, by what it was doing: a stack blocked in a NOTIFY wait is idle; any database driver
-    frame makes it database work/wait; otherwise the leaf frame decides (socket read -> database wait, a wait
-    function -> idle, serialization / logging / HTTP framework code), and the rest is application CPU."""
-    if not frames:
-        raise ValueError("a stack needs at least one frame")
-    if any(_matches(f, IDLE_PATTERNS) for f in frames):
+def _classify(
+    frames: Sequence[str],
+    facts: list[tuple[bool, bool, bool, tuple[str, ...]]],
+    category_patterns: Mapping[str, Sequence[str]] | None,
+) -> str:
+    if any(f[0] for f in facts):
         return "idle"
-    if any(_matches(f, DATABASE_PATTERNS) for f in frames):
+    if any(f[1] for f in facts):
         return "database_wait"
     leaf = _function(frames[-1])
     if leaf in SOCKET_LEAF_NAMES:
@@ -114,6 +128,26 @@ def classify_stack(frames: Sequence[str], category_patterns: Mapping[str, Sequen
         if _matches(frames[-1], pats):
             return category
     return "application_cpu"
+
+
+def classify_stack(
+    frames: Sequence[str],
+    category_patterns: Mapping[str, Sequence[str]] | None = None,
+    *,
+    facts: FrameFacts | None = None,
+) -> str:
+    """One category per stack, by what it was doing: a stack blocked in a NOTIFY wait is idle; any database driver
+    frame makes it database work/wait; otherwise the leaf frame decides (socket read -> database wait, a wait
+    function -> idle, serialization / logging / HTTP framework code), and the rest is application CPU."""
+    if not frames:
+        raise ValueError("a stack needs at least one frame")
+    known = facts or FrameFacts()
+    return _classify(frames, [known(f) for f in set(frames)], category_patterns)
+
+
+def is_idle_stack(frames: Sequence[str], *, facts: FrameFacts | None = None) -> bool:
+    """True when the stack is waiting, not working (and not waiting on the database)."""
+    return classify_stack(frames, facts=facts) == "idle"
 
 
 def _share(samples: int, total: int) -> float:
@@ -154,23 +188,25 @@ def analyze(
     message_passing = 0
     idle = 0
     mp = tuple(p.lower() for p in message_passing_patterns)
+    frame_facts = FrameFacts(mp, modules)
     for stack, count in normalize(stacks).items():
         if count <= 0:
             continue
         frames = stack.split(";")
         total += count
         self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
-        for frame in set(frames):
+        uniq = set(frames)
+        facts = []
+        for frame in uniq:
             incl_counts[frame] = incl_counts.get(frame, 0) + count
-        files = [split_frame(f)[1] or f for f in frames]
-        for mod in modules:
-            if any(mod in path for path in files):
-                module_counts[mod] += count
-        category = classify_stack(frames, category_patterns)
+            facts.append(frame_facts(frame))
+        for mod in {m for f in facts for m in f[3]}:
+            module_counts[mod] += count
+        category = _classify(frames, facts, category_patterns)
         category_counts[category] += count
         if category == "idle":
             idle += count
-        elif any(_matches(f, mp) for f in frames):
+        elif any(f[2] for f in facts):
             message_passing += count
     if total == 0:
         raise ValueError("the profile has no samples: check that py-spy ran while the workload was active")
