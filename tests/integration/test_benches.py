@@ -78,6 +78,9 @@ def _check_common(doc: dict, phase: str, expected_ids: set[str]) -> None:
     env = doc["environment"]
     assert env["postgres"]["server_version"].startswith("15")
     assert "@" in env["postgres"]["dsn"] and ":" not in env["postgres"]["dsn"].split("@")[0].split("//")[1]
+    if phase != "sql":  # the engine had worked off the dataset's ready tasks before the window opened
+        assert doc["extra"]["settle"]["settled"] is True
+        assert "engine_busy_in_window" not in doc["flags"]
     ids = {c["id"] for c in doc["cases"]}
     assert ids == expected_ids
     for case in doc["cases"]:
@@ -116,6 +119,9 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
     calibration = doc["extra"]["calibration"]
     assert calibration["ratio"] > 0 and calibration["bare_case"].startswith("sql/calibrate/bare_psycopg/")
     assert len(by_id[calibration["bare_case"]]["samples"]) == SAMPLES["sql"]
+    # measured on a private clone of the template, which no engine process touches
+    assert doc["extra"]["database"]["kind"].startswith("private clone")
+    assert doc["extra"]["window_counters"]["database"] == doc["extra"]["database"]["name"]
     explain_dir = Path(bench_env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-1" / "explain"
     functions = {c["meta"]["function"] for c in doc["cases"] if "function" in c["meta"]}
     assert {p.stem for p in explain_dir.glob("*.json")} == functions

@@ -107,6 +107,38 @@ def window_flags(before: dict[str, int], after: dict[str, int]) -> list[str]:
     return flags
 
 
+# ------------------------------------------------------------------------------------------- engine settle
+
+SETTLE_TIMEOUT_S = 180.0
+SETTLE_INTERVAL_S = 0.5
+
+
+def settle_engine(stack: Any, extra: dict[str, Any], timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+    """Wait until the engine has worked off the dataset's ready tasks, so they do not share the window.
+
+    A fresh run database holds ready tasks that the orchestrator starts on within seconds; measuring while it
+    does would time the benches against a draining backlog. Idle = no backlog on two polls in a row.
+    A backlog still there at the timeout flags the result `engine_busy_in_window` instead of failing it.
+    """
+    import time
+
+    workload = workload_of(stack)
+    started = time.monotonic()
+    quiet = 0
+    backlog = -1
+    with psycopg.connect(stack.dsn, autocommit=True) as conn:
+        while time.monotonic() - started < timeout_s:
+            backlog = workload.engine_backlog(conn)
+            quiet = quiet + 1 if backlog == 0 else 0
+            if quiet >= 2:
+                break
+            time.sleep(SETTLE_INTERVAL_S)
+    settled = quiet >= 2
+    extra["settle"] = {"waited_s": round(time.monotonic() - started, 2), "settled": settled, "backlog": backlog}
+    if not settled:
+        extra.setdefault("extra_flags", []).append("engine_busy_in_window")
+
+
 # ---------------------------------------------------------------------------------------------- profiling
 
 
@@ -163,8 +195,8 @@ def self_pid() -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------- runner
 
 
-def execute_bench(config: Any, phase: str, bench: BenchFn) -> Path:
-    """Enter the stack, run one bench between counter reads, summarize and write run_dir/<phase>.json."""
+def execute_bench(config: Any, phase: str, bench: BenchFn, *, settle: bool = False) -> Path:
+    """Enter the stack, (optionally) let the engine settle, run one bench between counter reads, write the result."""
     from baseline import environment, store
     from baseline.services.stack import ensure_stack
 
@@ -172,6 +204,8 @@ def execute_bench(config: Any, phase: str, bench: BenchFn) -> Path:
     extra: dict[str, Any] = {}
     with ensure_stack(config) as stack:
         environment_info = environment.fingerprint(stack.dsn, config)
+        if settle:
+            settle_engine(stack, extra)
         before = read_counters(stack.dsn)
         cases = bench(config, stack, extra)
         after = read_counters(stack.dsn)
@@ -179,7 +213,7 @@ def execute_bench(config: Any, phase: str, bench: BenchFn) -> Path:
     window = extra.pop("window", None) or {"before": before, "after": after, "database": "run database"}
     extra["window_counters"] = window
     extra["started_at"] = started
-    flags = window_flags(window["before"], window["after"])
+    flags = window_flags(window["before"], window["after"]) + extra.pop("extra_flags", [])
     return store.write_result(
         config,
         phase,

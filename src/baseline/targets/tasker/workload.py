@@ -339,3 +339,21 @@ def transition_params(task_uuid: uuid.UUID, current: str, processor: uuid.UUID) 
 def other_transition_state(current: str) -> str:
     a, b = TRANSITION_STATES
     return b if current == a else a
+
+
+# ----------------------------------------------------------------------------------------------- engine idle
+
+# Work the engine still has: tasks get_next_ready_tasks would hand out, and queued step or result messages.
+# get_next_ready_tasks locks rows, so callers run this in a transaction they roll back.
+ENGINE_BACKLOG_SQL = (
+    "SELECT (SELECT count(*) FROM get_next_ready_tasks(1))"
+    " + (SELECT count(*) FROM step_queue_messages)"
+    " + (SELECT count(*) FROM orchestration_queue_messages)"
+)
+
+
+def engine_backlog(conn: psycopg.Connection) -> int:
+    """How much work the engine has left right now (0 when idle); rolls back what it touched."""
+    with conn.transaction(force_rollback=True):
+        row = conn.execute(ENGINE_BACKLOG_SQL).fetchone()
+    return int(row[0]) if row else 0
