@@ -42,6 +42,13 @@ def cmd_lifecycle_profile(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if result.profiler_returncode != 0:
+        print(
+            f"lifecycle-profile: FAILED: the tests passed but py-spy exited with {result.profiler_returncode} "
+            f"({result.samples} samples); its output is in {result.record}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"lifecycle-profile: {result.samples} samples in {result.seconds:.1f} s -> {where} (+ {result.record.name})")
     return 0
 

@@ -226,7 +226,7 @@ def record_command(
         seconds = time.monotonic() - started
         output = output_file.read_text(errors="replace") if output_file.exists() else ""
         code_text = exit_file.read_text().strip() if exit_file.exists() else ""
-    if not code_text.lstrip("-").isdigit():
+    if not code_text.lstrip("-").isdigit() or (proc.returncode != 0 and any(m in proc.stdout.lower() for m in _DENIED)):
         _raise_for_failure(proc.stdout, f"py-spy record of {shlex.join(argv)}")
     _normalize_file(out_folded)
     match = _SAMPLES.search(proc.stdout)
@@ -322,9 +322,19 @@ def _wait_sampling(item: _Attached, deadline: float) -> None:
     if item.reader:
         item.reader.join(timeout=5)
     what = f"attaching py-spy to {item.role} (pid {item.pid})"
-    if _process_gone(item.pid) and not any(m in item.output().lower() for m in _DENIED):
+    output = item.output()
+    if _process_gone(item.pid) and not any(m in output.lower() for m in _DENIED):
         raise ProfilerError(f"{what}: the process is not running")
-    _raise_for_failure(item.output() or "no output before the attach timeout", what)
+    if item.subprocesses and "No python processes found" in output:
+        # Under --subprocesses py-spy reports a ptrace denial as "no python processes"; ask it plainly.
+        exe = item.proc.args[0] if isinstance(item.proc.args, list) else "py-spy"
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            plain = subprocess.run(
+                [exe, "dump", "--pid", str(item.pid)], capture_output=True, text=True, timeout=15, check=False
+            )
+            if plain.returncode != 0:
+                output = plain.stdout + plain.stderr
+    _raise_for_failure(output or "no output before the attach timeout", what)
 
 
 def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:

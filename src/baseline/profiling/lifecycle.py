@@ -25,6 +25,7 @@ class LifecycleProfile:
 
     passed: bool
     returncode: int
+    profiler_returncode: int
     folded: Path
     record: Path
     files: dict[str, Path]
@@ -66,6 +67,9 @@ def profile_lifecycle(
     tail = redact_secrets("\n".join(rec.stdout.rstrip().splitlines()[-_TAIL_LINES:]))
     passed = rec.returncode == 0
     notes = [] if passed else [f"the lifecycle tests failed (exit code {rec.returncode}); profile kept"]
+    if rec.profiler_returncode != 0:
+        said = " | ".join(line for line in rec.profiler_output.splitlines() if line.startswith("Error"))
+        notes.append(f"py-spy exited with {rec.profiler_returncode}: {said or 'see py_spy_output in lifecycle.json'}")
     title = f"lifecycle tests — {config.label} run {config.run} ({config.profile_rate} Hz)"
     files = render_artifacts(folded, title=title, notes=notes)
     record: dict[str, Any] = {
@@ -87,11 +91,13 @@ def profile_lifecycle(
         "notes": notes,
         "files": {kind: path.name for kind, path in files.items()},
         "output_tail": tail,
+        "py_spy_output": redact_secrets("\n".join(rec.profiler_output.strip().splitlines()[-12:])),
     }
     record_path = write_json_atomic(out_dir / "lifecycle.json", record)
     return LifecycleProfile(
         passed=passed,
         returncode=rec.returncode,
+        profiler_returncode=rec.profiler_returncode,
         folded=folded,
         record=record_path,
         files=files,

@@ -1,0 +1,231 @@
+"""py-spy capture with the real py-spy over real processes: record, attach for a window, errors that say the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from baseline.profiling import folded
+from baseline.profiling.capture import (
+    INSTALL_HINT,
+    ProfilerError,
+    ProfilerUnavailable,
+    find_py_spy,
+    normalize_folded,
+    profile_window,
+    record_command,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+CONFIG = SimpleNamespace(profile_rate=100)
+
+SPINNER = """
+import sys, time
+
+def spin_in_known_function(seconds):
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x += 1
+    return x
+
+spin_in_known_function(float(sys.argv[1]))
+sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+"""
+
+
+@pytest.fixture
+def spinner(tmp_path: Path) -> Path:
+    path = tmp_path / "spinner.py"
+    path.write_text(SPINNER)
+    return path
+
+
+@pytest.fixture
+def running(spinner: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([sys.executable, str(spinner), "30"])
+    time.sleep(0.3)  # past interpreter start-up, inside the hot loop
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _frames(path: Path) -> str:
+    return path.read_text()
+
+
+def test_record_command_captures_hot_function_and_keeps_exit_code_apart(spinner: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "spin.folded"
+    rec = record_command([sys.executable, str(spinner), "1.0", "3"], out, rate=100)
+    assert rec.returncode == 3  # the command's own exit code ...
+    assert rec.profiler_returncode == 0  # ... apart from py-spy's
+    assert rec.samples > 30
+    stacks = folded.parse(out.read_text())
+    hot = sum(n for s, n in stacks.items() if s.split(";")[-1].startswith("spin_in_known_function"))
+    assert hot / folded.total(stacks) > 0.5
+    assert ":" not in stacks and "baseline-profiled" not in out.read_text()  # no line numbers, no wrapper frame
+    assert all(s.startswith('process "python') for s in stacks)
+
+    from baseline.profiling.artifacts import render_artifacts
+
+    paths = render_artifacts(out, title="spinner")
+    svg = paths["svg"].read_text()
+    assert svg.lstrip().startswith("<?xml") and "spin_in_known_function" in svg
+    analysis = json.loads(paths["hotpaths_json"].read_text())
+    assert analysis["top_self"][0]["frame"].startswith("spin_in_known_function")
+    speedscope = json.loads(paths["speedscope"].read_text())
+    assert sum(speedscope["profiles"][0]["weights"]) == folded.total(stacks)
+    assert "spin_in_known_function" in paths["hotpaths_md"].read_text()
+
+
+def test_record_command_output_is_captured(tmp_path: Path) -> None:
+    code = "import time; time.sleep(0.5); print('hello from the child')"
+    rec = record_command([sys.executable, "-c", code], tmp_path / "x.folded", idle=True)
+    assert rec.returncode == 0 and rec.profiler_returncode == 0
+    assert "hello from the child" in rec.stdout
+    assert "py-spy>" in rec.profiler_output and "py-spy>" not in rec.stdout
+    assert rec.samples >= 20  # a sleeping child is sampled: idle frames kept with idle=True
+
+
+def test_command_too_short_to_sample_keeps_its_exit_code_and_an_empty_profile(tmp_path: Path) -> None:
+    rec = record_command(["sh", "-c", "exit 4"], tmp_path / "x.folded")
+    assert rec.returncode == 4
+    assert rec.profiler_returncode != 0  # py-spy found no Python process to sample
+    assert rec.samples == 0 and (tmp_path / "x.folded").read_text() == ""
+
+
+def test_window_attached_to_running_process_has_samples(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    before = time.monotonic()
+    with profile_window({"spinner": running.pid}, tmp_path, CONFIG, prefix="t-") as window:
+        entered = time.monotonic()
+        time.sleep(1.0)
+    assert entered - before < 10
+    path = tmp_path / "t-spinner.folded"
+    stacks = folded.parse(path.read_text())
+    hot = sum(n for s, n in stacks.items() if "spin_in_known_function" in s)
+    assert hot >= 50, stacks
+    assert window.files["spinner"]["folded"] == path
+    for kind in ("svg", "speedscope", "hotpaths_json", "hotpaths_md", "capture"):
+        assert window.files["spinner"][kind].exists(), kind
+    assert window.samples["spinner"] >= 50
+    assert window.notes == [] and window.exited == []
+    assert 0.9 < window.seconds < 5
+    capture = json.loads(window.files["spinner"]["capture"].read_text())
+    assert capture["pid"] == running.pid and capture["idle"] is True and capture["exited_during_capture"] is False
+
+
+def test_process_exiting_mid_window_is_noted_and_profile_kept(spinner: Path, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, str(spinner), "0.6"])
+    time.sleep(0.2)
+    try:
+        with profile_window({"short": proc.pid}, tmp_path, CONFIG, prefix="t-") as window:
+            time.sleep(1.5)
+    finally:
+        proc.wait(timeout=10)
+    assert "short exited during capture" in window.notes
+    assert window.exited == ["short"]
+    stacks = folded.parse((tmp_path / "t-short.folded").read_text())
+    assert sum(n for s, n in stacks.items() if "spin_in_known_function" in s) > 10
+    assert "short exited during capture" in (tmp_path / "t-short.hotpaths.md").read_text()
+    assert json.loads((tmp_path / "t-short.capture.json").read_text())["exited_during_capture"] is True
+
+
+def test_window_on_own_process_samples_the_caller(tmp_path: Path) -> None:
+    def bench_hot_loop_for_self_profile(seconds: float) -> int:
+        end, x = time.monotonic() + seconds, 0
+        while time.monotonic() < end:
+            x += 1
+        return x
+
+    with profile_window({"bench": os.getpid()}, tmp_path, CONFIG, prefix="sql-") as window:
+        bench_hot_loop_for_self_profile(1.0)
+    text = (tmp_path / "sql-bench.folded").read_text()
+    assert "bench_hot_loop_for_self_profile" in text
+    capture = json.loads(window.files["bench"]["capture"].read_text())
+    assert capture["subprocesses"] is False  # our children (maybe the services) are profiled on their own
+
+
+def test_missing_py_spy_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ProfilerUnavailable, match="pip install py-spy") as info:
+        find_py_spy(search_path=str(tmp_path))
+    assert str(info.value) == INSTALL_HINT
+    monkeypatch.setenv("BASELINE_PY_SPY", str(tmp_path / "no-such-py-spy"))
+    with (
+        pytest.raises(ProfilerUnavailable, match=r"BASELINE_PY_SPY=.*pip install \.\[profile\]"),
+        profile_window({"x": os.getpid()}, tmp_path, CONFIG),
+    ):
+        pass
+    with pytest.raises(ProfilerUnavailable, match="pip install py-spy"):
+        record_command(["true"], tmp_path / "x.folded")
+
+
+def test_not_a_python_process_is_a_clear_error(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["sleep", "30"])
+    try:
+        with (
+            pytest.raises(ProfilerError, match=r"sleeper \(pid \d+\).*python"),
+            profile_window({"sleeper": proc.pid}, tmp_path, CONFIG),
+        ):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root to drop to `nobody`")
+def test_attach_without_ptrace_rights_says_how_to_fix(running: subprocess.Popen[bytes]) -> None:
+    # A real denial: py-spy running as `nobody` may not ptrace our root-owned process.
+    folder = Path(tempfile.mkdtemp(prefix="baseline-test-pyspy-"))
+    try:
+        folder.chmod(0o755)
+        binary = folder / "py-spy"
+        shutil.copy(find_py_spy(), binary)
+        binary.chmod(0o755)
+        wrapper = folder / "py-spy-as-nobody"
+        wrapper.write_text(f'#!/bin/sh\ncd /tmp && exec runuser -u nobody -- {binary} "$@"\n')
+        wrapper.chmod(0o755)
+        out = folder / "out"
+        out.mkdir(mode=0o777)
+        out.chmod(0o777)
+        with (
+            pytest.raises(ProfilerUnavailable, match=r"ptrace denied.*SYS_PTRACE"),
+            profile_window({"api": running.pid}, out, CONFIG, py_spy=str(wrapper)),
+        ):
+            pass
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------ pure: normalize
+
+
+def test_normalize_drops_wrapper_and_pids_and_secrets() -> None:
+    raw = (
+        'process 11:"/bin/sh -c e=$1 o=$2 && shift 2 && x baseline-profiled /t/e /t/o python -m pytest";'
+        'process 12:"/usr/bin/python3 -m pytest tests/lifecycle -q";<module> (a.py);f (a.py) 5\n'
+        'process 13:"/v/bin/python /v/bin/tasker worker --dsn postgresql://u:secret@h/db";g (w.py) 2\n'
+        'process 14:"python -c import x\nspin()";h (<string>) 1\n'
+        "plain (b.py);leaf (b.py) 3\n"
+    )
+    text = normalize_folded(raw)
+    stacks = folded.parse(text)
+    assert stacks == {
+        'process "python3 -m pytest lifecycle";<module> (a.py);f (a.py)': 5,
+        'process "python tasker worker";g (w.py)': 2,
+        'process "python";h (<string>)': 1,
+        "plain (b.py);leaf (b.py)": 3,
+    }
+    assert "secret" not in text and "baseline-profiled" not in text
