@@ -154,9 +154,15 @@ def _share(samples: int, total: int) -> float:
     return samples / total if total else 0.0
 
 
-def _ranked(counts: Mapping[str, int], total: int, top: int) -> list[dict[str, Any]]:
+def _ranked(
+    counts: Mapping[str, int], total: int, top: int, idle_counts: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    return [{"frame": f, "samples": n, "share": _share(n, total)} for f, n in ranked]
+    rows = [{"frame": f, "samples": n, "share": _share(n, total)} for f, n in ranked]
+    if idle_counts is not None:  # a leaf whose samples are all idle waits is not a hot function
+        for row in rows:
+            row["idle"] = idle_counts.get(row["frame"], 0) == row["samples"]
+    return rows
 
 
 def analyze(
@@ -171,7 +177,8 @@ def analyze(
     """Hot-path analysis of one profile (see the module docstring for what the shares mean).
 
     `frames_over_threshold` lists frames whose SELF share is at least `threshold` (the plan's "functions over
-    5% each"); inclusive shares of outer frames such as `<module>` are near 100% and say nothing.
+    5% each"), leaving out leaves that only ever wait idle; inclusive shares of outer frames such as `<module>`
+    are near 100% and say nothing. Rows of `top_self` carry `idle: True` for such waits.
     """
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top!r}")
@@ -179,6 +186,7 @@ def analyze(
         raise ValueError(f"threshold must be a share in (0, 1], got {threshold!r}")
     total = 0
     self_counts: dict[str, int] = {}
+    idle_self: dict[str, int] = {}
     incl_counts: dict[str, int] = {}
     module_counts = dict.fromkeys(modules, 0)
     category_counts = dict.fromkeys(CATEGORIES, 0)
@@ -206,6 +214,7 @@ def analyze(
         category_counts[category] += count
         if category == "idle":
             idle += count
+            idle_self[frames[-1]] = idle_self.get(frames[-1], 0) + count
         elif any(f[2] for f in facts):
             message_passing += count
     if total == 0:
@@ -213,14 +222,14 @@ def analyze(
     over = [
         {"frame": f, "samples": n, "share": _share(n, total)}
         for f, n in sorted(self_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        if _share(n, total) >= threshold
+        if _share(n, total) >= threshold and idle_self.get(f, 0) < n
     ]
     active = total - idle
     return {
         "total_samples": total,
         "idle_samples": idle,
         "threshold": threshold,
-        "top_self": _ranked(self_counts, total, top),
+        "top_self": _ranked(self_counts, total, top, idle_self),
         "top_inclusive": _ranked(incl_counts, total, top),
         "modules": {m: {"samples": n, "share": _share(n, total)} for m, n in module_counts.items()},
         "categories": {c: {"samples": n, "share": _share(n, total)} for c, n in category_counts.items()},
@@ -257,8 +266,9 @@ def render_markdown(analysis: Mapping[str, Any], title: str) -> str:
     for key, label in (("top_self", "self"), ("top_inclusive", "inclusive")):
         lines += ["", f"| top frames by {label} share | samples | share |", "|---|---:|---:|"]
         for row in analysis[key]:
-            mark = " **hot**" if label == "self" and row["share"] >= threshold else ""
+            hot = label == "self" and row["share"] >= threshold and not row.get("idle", False)
+            mark = " **hot**" if hot else " (idle)" if row.get("idle") else ""
             lines.append(f"| `{_md_escape(row['frame'])}`{mark} | {row['samples']} | {_pct(row['share'])} |")
     over = analysis["frames_over_threshold"]
-    lines += ["", f"Frames over {_pct(threshold)} self share: {len(over)}."]
+    lines += ["", f"Frames over {_pct(threshold)} self share (idle waits excluded): {len(over)}."]
     return "\n".join(lines) + "\n"

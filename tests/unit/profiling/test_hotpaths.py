@@ -57,7 +57,8 @@ def test_message_passing_share(analysis: dict) -> None:
 
 def test_self_and_inclusive_rankings(analysis: dict) -> None:
     top_self = analysis["top_self"]
-    assert top_self[0] == {"frame": "wait (psycopg/waiting.py)", "samples": 300, "share": 0.3}
+    assert top_self[0] == {"frame": "wait (psycopg/waiting.py)", "samples": 300, "share": 0.3, "idle": False}
+    assert top_self[1] == {"frame": "select (selectors.py)", "samples": 200, "share": 0.2, "idle": True}
     assert _shares(top_self)["execute (psycopg/cursor.py)"] == pytest.approx(0.04)
     incl = _shares(analysis["top_inclusive"])
     assert incl["<module> (app.py)"] == 1.0
@@ -67,10 +68,9 @@ def test_self_and_inclusive_rankings(analysis: dict) -> None:
     assert [r["frame"] for r in analysis["top_inclusive"][:2]] == ["<module> (app.py)", "main (app.py)"]
 
 
-def test_frames_over_threshold_by_self_share(analysis: dict) -> None:
+def test_frames_over_threshold_by_self_share_without_idle_waits(analysis: dict) -> None:
     assert [r["frame"] for r in analysis["frames_over_threshold"]] == [
         "wait (psycopg/waiting.py)",
-        "select (selectors.py)",
         "iterencode (json/encoder.py)",
         "handle (starlette/routing.py)",
         "publish (tasker/messaging/queue.py)",
@@ -92,6 +92,7 @@ def test_render_markdown_table(analysis: dict) -> None:
     assert "| message passing (queue / NOTIFY code) | 140 | 14.0% |" in md
     assert "| lifecycle module `task_initializer` | 300 | 30.0% |" in md
     assert "| `wait (psycopg/waiting.py)` **hot** | 300 | 30.0% |" in md
+    assert "| `select (selectors.py)` (idle) | 200 | 20.0% |" in md
 
 
 def test_empty_profile_is_a_clear_error() -> None:
