@@ -47,9 +47,10 @@ def parse(text: str) -> dict[str, int]:
         if not line:
             continue
         stack, sep, count_text = raw.rstrip().rpartition(" ")
-        if sep and not stack.strip() and count_text.isdigit():
+        is_count = count_text.isascii() and count_text.isdigit()
+        if sep and not stack.strip() and is_count:
             stack = NO_PYTHON_FRAMES
-        elif not sep or not count_text.isdigit():
+        elif not sep or not is_count:
             shown = line if len(line) <= 80 else line[:77] + "..."
             raise ValueError(
                 f"folded stacks line {lineno} is not 'frame;frame;... COUNT' (a stack, a space, a whole "

@@ -50,7 +50,7 @@ def test_merge_adds_profiles() -> None:
 
 @pytest.mark.parametrize(
     ("text", "line"),
-    [("a;b 3\nthis is not a stack\n", 2), ("a;b 3\n\na;c x12\n", 3), ("17\n", 1), ("a;b -4\n", 1)],
+    [("a;b 3\nthis is not a stack\n", 2), ("a;b 3\n\na;c x12\n", 3), ("17\n", 1), ("a;b -4\n", 1), ("a;b \u00b2\n", 1)],
 )
 def test_garbage_lines_are_rejected_with_their_number(text: str, line: int) -> None:
     with pytest.raises(ValueError, match=f"line {line} "):
