@@ -12,12 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baseline.profiling.hotpaths import is_idle_stack
+from baseline.profiling.folded import frame_name
+from baseline.profiling.hotpaths import DATABASE_PATTERNS, IDLE_LEAF_NAMES, is_idle_stack
 
-__all__ = ["ProfileRow", "collect", "render_markdown", "summarize_profile", "write_report"]
+__all__ = ["ProfileRow", "collect", "format_top", "is_idle", "render_markdown", "summarize_profile", "write_report"]
 
 TOP_FRAMES = 3
 _RUN_DIR = re.compile(r"^run-(\d+)$")
+
+
+def is_idle(frames: Sequence[str]) -> bool:
+    """hotpaths' idle test, plus a wait leaf outside the driver: `Condition.wait (threading.py)` is an idle pool
+    thread even under psycopg_pool frames, while `Connection.wait (psycopg/...)` is a database wait."""
+    if is_idle_stack(frames):
+        return True
+    leaf = frames[-1]
+    if any(p in leaf.lower() for p in DATABASE_PATTERNS):
+        return False
+    return frame_name(leaf).rsplit(".", 1)[-1].strip().lower() in IDLE_LEAF_NAMES
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ def summarize_profile(
             continue
         frames = stack.split(";")
         total += count
-        if is_idle_stack(frames):
+        if is_idle(frames):
             idle += count
             continue
         self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
@@ -70,7 +82,7 @@ def _md(text: str) -> str:
 
 
 def format_top(row: ProfileRow) -> str:
-    return "; ".join(f"{frame} {_pct(share)}" for frame, share in row.top) or "(no working samples)"
+    return "\n".join(f"{frame} {_pct(share)}" for frame, share in row.top) or "(no working samples)"
 
 
 def render_markdown(label: str, rows: Iterable[ProfileRow]) -> str:
