@@ -81,8 +81,9 @@ def test_aa_comparisons_never_regress_and_shift_is_detected() -> None:
     for draw in range(20):
         rng = np.random.default_rng(1000 + draw)
         base = _runs(rng, 10.0)
-        aa.append(compare_case("e2e/linear", base, _runs(rng, 10.0), criteria=criteria, seed=draw)["verdict"])
-        shifted.append(compare_case("e2e/linear", base, _runs(rng, 11.0), criteria=criteria, seed=draw)["verdict"])
+        for out, scale in ((aa, 10.0), (shifted, 11.0)):
+            res = compare_case("e2e/linear", base, _runs(rng, scale), criteria=criteria, seed=draw, n_boot=1000)
+            out.append(res["verdict"])
     assert "regressed" not in aa, aa
     assert aa.count("unchanged") >= 10, aa  # most A/A draws are confidently within the 5% noise band
     assert shifted.count("regressed") >= 19, shifted
