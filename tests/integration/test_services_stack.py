@@ -23,7 +23,7 @@ import requests
 
 from baseline.config import Config, load_config
 from baseline.services.processes import pid_alive
-from baseline.services.stack import down, ensure_stack, read_state, stack_health, up
+from baseline.services.stack import Stack, down, ensure_stack, read_state, stack_health, up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,6 +92,8 @@ def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
             assert reused.pids == stack.pids
         assert all(pid_alive(pid) for pid in stack.pids.values())
 
+        _check_external_view_of(stack, workdir)
+
         second = up(config)  # replaces the running stack and re-clones the run database from the template
         assert _task_count(second.dsn) == 200
         assert _all_gone({role: pid for role, pid in stack.pids.items() if role != "postgres"})
@@ -101,6 +103,25 @@ def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
     assert _all_gone(stack.pids)
     assert read_state(config) is None
     assert down(config) is False  # twice is harmless
+
+
+def _check_external_view_of(stack: Stack, workdir: Path) -> None:
+    """The running stack seen as `external` services: checked, used, never stopped; its password never stored."""
+    dsn = stack.dsn.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")  # trust auth ignores it
+    env = {"BASELINE_WORKDIR": str(workdir / "external"), "BASELINE_OUTPUT_DIR": str(workdir / "profiles")}
+    config = load_config({"services": "external", "dsn": dsn, "api_url": stack.api_url}, environ=env)
+    with ensure_stack(config) as external:
+        assert (external.services, external.started_by_us, external.pids) == ("external", False, {})
+        assert external.dsn == dsn
+    recorded = up(config)
+    assert recorded.services == "external"
+    state_text = (workdir / "external" / "state.json").read_text()
+    assert "hunter2" not in state_text and stack.api_url in state_text
+    with ensure_stack(config) as again:  # the state file's redacted DSN is not what the benches get
+        assert again.dsn == dsn
+    down(config)
+    assert not (workdir / "external" / "state.json").exists()
+    assert stack_health(stack)["healthy"], "external services are never stopped"
 
 
 def _task_count(dsn: str) -> int:

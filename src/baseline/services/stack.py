@@ -9,6 +9,7 @@ same state and the database never grows across runs. `up` leaves the stack runni
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -298,6 +299,8 @@ def ensure_stack(config: Config) -> Iterator[Stack]:
     exit, on exceptions and on SIGINT/SIGTERM."""
     install_signal_handlers()
     recorded = read_state(config)
+    if recorded is not None and recorded.services == "external":
+        recorded = None  # recorded without its password: the live DSN always comes from the config
     if recorded is not None and stack_health(recorded)["healthy"]:
         _warn_if_mismatched(config, recorded)
         yield recorded
@@ -335,6 +338,11 @@ def up(config: Config) -> Stack:
         from baseline.services.external import external_stack
 
         stack = external_stack(config)
+        redacted = dataclasses.replace(
+            stack, dsn=redact_dsn(stack.dsn) or "", admin_dsn=redact_dsn(stack.admin_dsn) or ""
+        )
+        write_state(config, redacted)  # for `status`; benches take the DSN (and its password) from the config
+        return stack
     elif config.services == "compose":
         from baseline.services.compose import compose_up
 
