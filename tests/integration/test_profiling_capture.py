@@ -154,6 +154,7 @@ def test_window_on_own_process_samples_the_caller(tmp_path: Path) -> None:
         bench_hot_loop_for_self_profile(1.0)
     text = (tmp_path / "sql-bench.folded").read_text()
     assert "bench_hot_loop_for_self_profile" in text
+    assert "profiling/capture.py" not in text  # the capture itself leaves no thread behind in the caller
     capture = json.loads(window.files["bench"]["capture"].read_text())
     assert capture["subprocesses"] is False  # our children (maybe the services) are profiled on their own
 

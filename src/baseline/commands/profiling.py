@@ -71,17 +71,19 @@ def cmd_profile_report(args: argparse.Namespace) -> int:
         return 1
     rows, path = write_report(label_dir, config.label)
     console = Console()
+    if not console.is_terminal:  # nox/invoke/CI logs: do not squeeze the table into 80 columns
+        console = Console(width=180)
     if not rows:
         console.print(f"profile-report: no profiles under {label_dir}/run-*/profiles/ (wrote {path})")
         return 1
-    table = Table(title=f"Flamegraphs of {config.label} ({label_dir})", show_lines=False)
+    table = Table(title=f"Flamegraphs of {config.label} (SVGs under {label_dir}/run-N/profiles/)")
     table.add_column("run", justify="right")
-    table.add_column("flamegraph")
+    table.add_column("profile")
     table.add_column("samples", justify="right")
     table.add_column("idle", justify="right")
     table.add_column("top frames (self share, working stacks)")
     for row in rows:
-        name = f"{row.svg}" + (" [yellow](!)[/yellow]" if row.notes else "")
+        name = row.name + (" [yellow](!)[/yellow]" if row.notes else "")
         table.add_row(str(row.run), name, str(row.samples), f"{row.idle_share * 100:.0f}%", format_top(row))
     console.print(table)
     for row in rows:

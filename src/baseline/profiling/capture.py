@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -251,6 +250,7 @@ class WindowResult:
     prefix: str
     rate: int
     idle: bool
+    nonblocking: bool = False
     files: dict[str, dict[str, Path]] = field(default_factory=dict)
     samples: dict[str, int] = field(default_factory=dict)
     exited: list[str] = field(default_factory=list)
@@ -260,28 +260,24 @@ class WindowResult:
 
 @dataclass
 class _Attached:
+    """One attached py-spy. Its output goes to a file, not a pipe: no reader thread runs in the caller's
+    process, which would otherwise show up in a profile of the caller itself (sql-bench)."""
+
     role: str
     pid: int
     folded: Path
     subprocesses: bool
-    proc: subprocess.Popen[str]
-    sampling: threading.Event = field(default_factory=threading.Event)
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def start_reader(self) -> None:
-        def read() -> None:
-            assert self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                if _SAMPLING in line:
-                    self.sampling.set()
-
-        self.reader = threading.Thread(target=read, name=f"py-spy-{self.role}", daemon=True)
-        self.reader.start()
+    proc: subprocess.Popen[bytes]
+    log: Path
 
     def output(self) -> str:
-        return "".join(self.lines)
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def sampling(self) -> bool:
+        return _SAMPLING in self.output()
 
 
 def _process_gone(pid: int) -> bool:
@@ -293,34 +289,30 @@ def _process_gone(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
 
 
-def _attach(exe: str, role: str, pid: int, folded: Path, flags: list[str], subprocesses: bool) -> _Attached:
+def _attach(
+    exe: str, role: str, pid: int, folded: Path, flags: list[str], subprocesses: bool, log_dir: Path
+) -> _Attached:
     cmd = [exe, "record", "--pid", str(pid), *flags, *(["--subprocesses"] if subprocesses else [])]
     cmd += ["-o", str(folded)]
-    # Own session: a Ctrl-C at the terminal reaches the bench, which then stops py-spy itself (so it writes).
-    proc = subprocess.Popen(
-        cmd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    attached = _Attached(role, pid, folded, subprocesses, proc)
-    attached.start_reader()
-    return attached
+    log = log_dir / f"{folded.name}.log"
+    with log.open("wb") as handle:
+        # Own session: a Ctrl-C at the terminal reaches the bench, which then stops py-spy itself (so it writes).
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return _Attached(role, pid, folded, subprocesses, proc, log)
 
 
 def _wait_sampling(item: _Attached, deadline: float) -> None:
-    while not item.sampling.wait(0.02):
+    while not item.sampling():
         if item.proc.poll() is not None or time.monotonic() > deadline:
             break
-    if item.sampling.is_set():
+        time.sleep(0.01)
+    if item.sampling():
         return
     if item.proc.poll() is None:
         item.proc.kill()
     item.proc.wait()
-    if item.reader:
-        item.reader.join(timeout=5)
     what = f"attaching py-spy to {item.role} (pid {item.pid})"
     output = item.output()
     if _process_gone(item.pid) and not any(m in output.lower() for m in _DENIED):
@@ -348,8 +340,6 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
         item.proc.kill()
         item.proc.wait()
         notes.append(f"{item.role}: py-spy did not stop within {timeout:g} s after SIGINT and was killed")
-    if item.reader:
-        item.reader.join(timeout=5)
     output = item.output()
     exited = "process exited" in output or _process_gone(item.pid)
     if exited:
@@ -360,7 +350,7 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
     return exited, notes
 
 
-def _write_sidecar(item: _Attached, result: WindowResult, data: dict[str, Any]) -> Path:
+def _write_sidecar(item: _Attached, data: dict[str, Any]) -> Path:
     from baseline.store import write_json_atomic
 
     path = item.folded.with_name(item.folded.name.removesuffix(".folded") + ".capture.json")
@@ -391,7 +381,6 @@ def profile_window(
     """
     if not pids:
         raise ValueError("profile_window needs at least one role -> pid to attach to")
-    from baseline.profiling.artifacts import render_artifacts
     from baseline.store import now_iso
 
     exe = py_spy or find_py_spy()
@@ -399,14 +388,15 @@ def profile_window(
     flags = _pyspy_flags(rate, subprocesses=False, line_numbers=False, idle=idle, nonblocking=nonblocking)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = WindowResult(prefix=prefix, rate=rate, idle=idle)
+    result = WindowResult(prefix=prefix, rate=rate, idle=idle, nonblocking=nonblocking)
     attached: list[_Attached] = []
+    log_dir = Path(tempfile.mkdtemp(prefix="baseline-py-spy-"))
     try:
         for role, pid in pids.items():
             follow = (int(pid) != os.getpid()) if subprocesses is None else subprocesses
             folded = out_dir / f"{prefix}{role}.folded"
             folded.unlink(missing_ok=True)
-            attached.append(_attach(exe, role, int(pid), folded, flags, follow))
+            attached.append(_attach(exe, role, int(pid), folded, flags, follow, log_dir))
         deadline = time.monotonic() + attach_timeout
         for item in attached:
             _wait_sampling(item, deadline)
@@ -415,43 +405,55 @@ def profile_window(
             if item.proc.poll() is None:
                 item.proc.kill()
                 item.proc.wait()
+        shutil.rmtree(log_dir, ignore_errors=True)
         raise
     started_at, started = now_iso(), time.monotonic()
     try:
         yield result
     finally:
-        result.seconds = time.monotonic() - started
-        stopped = [(item, *_stop(item, stop_timeout)) for item in attached]
-        for item, exited, notes in stopped:
-            _normalize_file(item.folded)
-            if exited:
-                result.exited.append(item.role)
-            result.notes.extend(notes)
-            match = _SAMPLES.search(item.output())
-            name = f"{prefix}{item.role}"
-            try:
-                files = render_artifacts(item.folded, title=f"{name} (pid {item.pid}, {rate} Hz)", notes=notes)
-            except Exception as exc:  # keep the folded truth even when a view cannot be rendered
-                files = {"folded": item.folded}
-                result.notes.append(f"{item.role}: rendering failed: {exc}")
-            result.samples[item.role] = int(match.group(1)) if match else 0
-            files["capture"] = _write_sidecar(
-                item,
-                result,
-                {
-                    "role": item.role,
-                    "pid": item.pid,
-                    "rate": rate,
-                    "idle": idle,
-                    "subprocesses": item.subprocesses,
-                    "nonblocking": nonblocking,
-                    "started_at": started_at,
-                    "seconds": round(result.seconds, 3),
-                    "samples": result.samples[item.role],
-                    "errors": int(match.group(2)) if match else None,
-                    "exited_during_capture": exited,
-                    "py_spy_returncode": item.proc.returncode,
-                    "notes": notes,
-                },
-            )
-            result.files[item.role] = files
+        try:
+            _finish(attached, result, started, started_at, stop_timeout)
+        finally:
+            shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _finish(
+    attached: list[_Attached], result: WindowResult, started: float, started_at: str, stop_timeout: float
+) -> None:
+    """Stop every py-spy (each writes its file), then normalise, render and describe each profile."""
+    from baseline.profiling.artifacts import render_artifacts
+
+    result.seconds = time.monotonic() - started
+    stopped = [(item, *_stop(item, stop_timeout)) for item in attached]
+    for item, exited, notes in stopped:
+        _normalize_file(item.folded)
+        if exited:
+            result.exited.append(item.role)
+        result.notes.extend(notes)
+        match = _SAMPLES.search(item.output())
+        result.samples[item.role] = int(match.group(1)) if match else 0
+        title = f"{result.prefix}{item.role} (pid {item.pid}, {result.rate} Hz)"
+        try:
+            files = render_artifacts(item.folded, title=title, notes=notes)
+        except Exception as exc:  # keep the folded truth even when a view cannot be rendered
+            files = {"folded": item.folded}
+            result.notes.append(f"{item.role}: rendering failed: {exc}")
+        files["capture"] = _write_sidecar(
+            item,
+            {
+                "role": item.role,
+                "pid": item.pid,
+                "rate": result.rate,
+                "idle": result.idle,
+                "subprocesses": item.subprocesses,
+                "nonblocking": result.nonblocking,
+                "started_at": started_at,
+                "seconds": round(result.seconds, 3),
+                "samples": result.samples[item.role],
+                "errors": int(match.group(2)) if match else None,
+                "exited_during_capture": exited,
+                "py_spy_returncode": item.proc.returncode,
+                "notes": notes,
+            },
+        )
+        result.files[item.role] = files
