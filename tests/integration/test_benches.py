@@ -174,3 +174,14 @@ def test_bad_input_exits_2_with_one_line(bench_env: dict[str, str]) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "--run" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env: dict[str, str]) -> None:
+    proc = _baseline(bench_env, "e2e-bench", "--quick", "--profile", "--label", LABEL, "--run", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = Path(bench_env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-2"
+    folded = sorted(p.name for p in (run_dir / "profiles").glob("*.folded"))
+    assert folded == ["e2e-api.folded", "e2e-orchestrator.folded", "e2e-worker-1.folded", "e2e-worker-2.folded"]
+    doc = json.loads((run_dir / "e2e.json").read_text())
+    window = doc["extra"]["profiles"][0]
+    assert window["prefix"] == "e2e-" and all(n > 0 for n in window["samples"].values())

@@ -30,10 +30,15 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     module_name, _, function = target.partition(":")
     bench: Any = getattr(importlib.import_module(module_name), function)
+    setup_errors: tuple[type[Exception], ...] = (ConfigError,)
+    if config.profile:  # py-spy is needed (and imported) only when profiling
+        from baseline.profiling.capture import ProfilerUnavailable
+
+        setup_errors = (ConfigError, ProfilerUnavailable)
     try:
         path = execute_bench(config, phase, bench, settle=phase in SETTLE)
-    except ConfigError as exc:
-        print(f"{args.command}: {exc}", file=sys.stderr)
+    except setup_errors as exc:
+        print(f"{args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except BenchError as exc:
         print(f"{args.command}: FAILED: {exc}", file=sys.stderr)
