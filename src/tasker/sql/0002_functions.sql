@@ -3,6 +3,43 @@
 -- PL/pgSQL rather than inlined SQL functions: the session caches their plans, so a caller that does not prepare
 -- its statements does not pay ~1 ms of planning per call.
 
+-- Readiness of every step, the single definition shared by get_step_readiness_status and get_next_ready_tasks.
+-- A plain view: a filter on task_uuid is pushed down to the workflow_steps index.
+CREATE OR REPLACE VIEW tasker_step_readiness AS
+SELECT s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.current_state,
+       s.total_parents = s.completed_parents AS dependencies_satisfied,
+       s.retry_eligible,
+       s.current_state IN ('pending', 'waiting_for_retry')
+           AND NOT s.in_process
+           AND s.total_parents = s.completed_parents
+           AND s.retry_eligible
+           AND (s.next_retry_at IS NULL OR s.next_retry_at <= now()) AS ready_for_execution,
+       s.last_attempted_at, s.next_retry_at, s.total_parents, s.completed_parents,
+       s.attempts, s.max_attempts, s.backoff_request_seconds, s.retryable, s.in_process
+FROM (
+    SELECT ws.workflow_step_uuid, ws.task_uuid, ws.named_step_uuid, nst.name, st.to_state AS current_state,
+           (ws.attempts = 0 OR (ws.retryable AND ws.attempts < ws.max_attempts)) AS retry_eligible,
+           ws.last_attempted_at,
+           CASE WHEN ws.last_attempted_at IS NULL THEN NULL
+                WHEN ws.backoff_request_seconds IS NOT NULL
+                    THEN ws.last_attempted_at + make_interval(secs => ws.backoff_request_seconds)
+                ELSE ws.last_attempted_at + make_interval(secs => least(power(2, ws.attempts), 60))
+           END AS next_retry_at,
+           coalesce(p.total, 0)::integer AS total_parents,
+           coalesce(p.completed, 0)::integer AS completed_parents,
+           ws.attempts, ws.max_attempts, ws.backoff_request_seconds, ws.retryable, ws.in_process
+    FROM workflow_steps ws
+    LEFT JOIN named_steps nst ON nst.named_step_uuid = ws.named_step_uuid  -- LEFT: removable when name is unused
+    JOIN workflow_step_transitions st ON st.workflow_step_uuid = ws.workflow_step_uuid AND st.most_recent
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE pst.to_state IN ('complete', 'resolved_manually')) AS completed
+        FROM workflow_step_edges e
+        JOIN workflow_step_transitions pst ON pst.workflow_step_uuid = e.from_step_uuid AND pst.most_recent
+        WHERE e.to_step_uuid = ws.workflow_step_uuid
+    ) p ON true
+) s;
+
 -- Readiness of every step of a task (or of the given steps).
 CREATE OR REPLACE FUNCTION get_step_readiness_status(p_task_uuid uuid, p_step_uuids uuid[] DEFAULT NULL)
 RETURNS TABLE (
@@ -28,48 +65,22 @@ LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
-    SELECT s.workflow_step_uuid, s.task_uuid, s.named_step_uuid, s.name, s.current_state,
-           s.total_parents = s.completed_parents,
-           s.retry_eligible,
-           s.current_state IN ('pending', 'waiting_for_retry')
-               AND NOT s.in_process
-               AND s.total_parents = s.completed_parents
-               AND s.retry_eligible
-               AND (s.next_retry_at IS NULL OR s.next_retry_at <= now()),
-           s.last_attempted_at, s.next_retry_at, s.total_parents, s.completed_parents,
-           s.attempts, s.max_attempts, s.backoff_request_seconds, s.retryable, s.in_process
-    FROM (
-        SELECT ws.workflow_step_uuid, ws.task_uuid, ws.named_step_uuid, nst.name, st.to_state AS current_state,
-               (ws.attempts = 0 OR (ws.retryable AND ws.attempts < ws.max_attempts)) AS retry_eligible,
-               ws.last_attempted_at,
-               CASE WHEN ws.last_attempted_at IS NULL THEN NULL
-                    WHEN ws.backoff_request_seconds IS NOT NULL
-                        THEN ws.last_attempted_at + make_interval(secs => ws.backoff_request_seconds)
-                    ELSE ws.last_attempted_at + make_interval(secs => least(power(2, ws.attempts), 60))
-               END AS next_retry_at,
-               coalesce(p.total, 0)::integer AS total_parents,
-               coalesce(p.completed, 0)::integer AS completed_parents,
-               ws.attempts, ws.max_attempts, ws.backoff_request_seconds, ws.retryable, ws.in_process
-        FROM workflow_steps ws
-        JOIN named_steps nst ON nst.named_step_uuid = ws.named_step_uuid
-        JOIN workflow_step_transitions st ON st.workflow_step_uuid = ws.workflow_step_uuid AND st.most_recent
-        LEFT JOIN LATERAL (
-            SELECT count(*) AS total,
-                   count(*) FILTER (WHERE pst.to_state IN ('complete', 'resolved_manually')) AS completed
-            FROM workflow_step_edges e
-            JOIN workflow_step_transitions pst ON pst.workflow_step_uuid = e.from_step_uuid AND pst.most_recent
-            WHERE e.to_step_uuid = ws.workflow_step_uuid
-        ) p ON true
-        WHERE ws.task_uuid = p_task_uuid
-          AND (p_step_uuids IS NULL OR ws.workflow_step_uuid = ANY (p_step_uuids))
-    ) s
-    ORDER BY s.workflow_step_uuid;
+    SELECT r.workflow_step_uuid, r.task_uuid, r.named_step_uuid, r.name, r.current_state, r.dependencies_satisfied,
+           r.retry_eligible, r.ready_for_execution, r.last_attempted_at, r.next_retry_at, r.total_parents,
+           r.completed_parents, r.attempts, r.max_attempts, r.backoff_request_seconds, r.retryable, r.in_process
+    FROM tasker_step_readiness r
+    WHERE r.task_uuid = p_task_uuid
+      AND (p_step_uuids IS NULL OR r.workflow_step_uuid = ANY (p_step_uuids))
+    ORDER BY r.workflow_step_uuid;
 END;
 $$;
 
--- Tasks that can make progress, by computed priority (priority plus one point per minute waited, at most 10),
--- locked FOR UPDATE SKIP LOCKED so concurrent orchestrators never pick the same task.
--- Candidates are walked in priority order and their readiness computed lazily, so the cost follows p_limit.
+-- Tasks that can make progress, by computed priority = priority + age bonus (one point per minute waited, at
+-- most 10), ties to the oldest; locked FOR UPDATE SKIP LOCKED so concurrent orchestrators never pick the same task.
+-- Speed: the bonus is saturated for tasks older than 10 minutes, so among those the order is exactly the index
+-- order (priority DESC, created_at) of tasks_incomplete_idx and the executor walks it lazily, checking readiness
+-- only until p_limit rows qualify. Younger tasks are few and sorted directly. The best p_limit of each group are
+-- merged, then locked one by one (a task another transaction holds is skipped).
 CREATE OR REPLACE FUNCTION get_next_ready_tasks(p_limit integer DEFAULT 5)
 RETURNS TABLE (
     task_uuid uuid,
@@ -81,35 +92,58 @@ RETURNS TABLE (
     current_state text
 )
 LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
 DECLARE
     cand record;
     found_count integer := 0;
-    v_ready integer;
 BEGIN
     IF p_limit IS NULL OR p_limit <= 0 THEN
         RETURN;
     END IF;
     FOR cand IN
-        SELECT t.task_uuid, nt.name AS task_name, t.priority, ns.name AS namespace_name, tt.to_state,
-               t.priority + least(extract(epoch FROM now() - t.created_at) / 60.0, 10.0) AS computed_priority
-        FROM task_transitions tt
-        JOIN tasks t ON t.task_uuid = tt.task_uuid
-        JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid
+        WITH saturated AS (
+            SELECT t.task_uuid, t.named_task_uuid, t.priority, tt.to_state, t.created_at,
+                   t.priority + 10.0::float8 AS computed_priority, r.ready
+            FROM tasks t
+            JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS ready FROM tasker_step_readiness sr
+                WHERE sr.task_uuid = t.task_uuid AND sr.ready_for_execution
+            ) r
+            WHERE NOT t.complete AND t.created_at <= now() - interval '10 minutes'
+              AND tt.to_state IN ('pending', 'waiting_for_dependencies', 'waiting_for_retry')
+              AND (tt.to_state = 'pending' OR r.ready > 0)
+            ORDER BY t.priority DESC, t.created_at
+            LIMIT p_limit
+        ), recent AS (
+            SELECT t.task_uuid, t.named_task_uuid, t.priority, tt.to_state, t.created_at,
+                   t.priority + date_part('epoch', now() - t.created_at) / 60.0 AS computed_priority, r.ready
+            FROM tasks t
+            JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS ready FROM tasker_step_readiness sr
+                WHERE sr.task_uuid = t.task_uuid AND sr.ready_for_execution
+            ) r
+            WHERE NOT t.complete AND t.created_at > now() - interval '10 minutes'
+              AND tt.to_state IN ('pending', 'waiting_for_dependencies', 'waiting_for_retry')
+              AND (tt.to_state = 'pending' OR r.ready > 0)
+            ORDER BY computed_priority DESC, t.created_at
+            LIMIT p_limit
+        )
+        SELECT c.task_uuid, nt.name AS task_name, c.priority, ns.name AS namespace_name, c.ready::integer AS ready,
+               c.computed_priority, c.to_state
+        FROM (SELECT * FROM saturated UNION ALL SELECT * FROM recent) c
+        JOIN named_tasks nt ON nt.named_task_uuid = c.named_task_uuid
         JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid
-        WHERE tt.most_recent AND tt.to_state IN ('pending', 'waiting_for_dependencies', 'waiting_for_retry')
-        ORDER BY computed_priority DESC, t.created_at
+        ORDER BY c.computed_priority DESC, c.created_at
     LOOP
-        SELECT count(*) INTO v_ready
-        FROM get_step_readiness_status(cand.task_uuid) r
-        WHERE r.ready_for_execution;
-        CONTINUE WHEN v_ready = 0 AND cand.to_state <> 'pending';
         PERFORM 1 FROM tasks t WHERE t.task_uuid = cand.task_uuid FOR UPDATE SKIP LOCKED;
         CONTINUE WHEN NOT FOUND;
         task_uuid := cand.task_uuid;
         task_name := cand.task_name;
         priority := cand.priority;
         namespace_name := cand.namespace_name;
-        ready_steps_count := v_ready;
+        ready_steps_count := cand.ready;
         computed_priority := cand.computed_priority;
         current_state := cand.to_state;
         RETURN NEXT;
@@ -150,7 +184,7 @@ BEGIN
                count(*) FILTER (WHERE r.current_state = 'error')::integer AS failed,
                count(*) FILTER (WHERE r.current_state = 'error' AND NOT r.retry_eligible)::integer AS blocked,
                count(*) FILTER (WHERE r.ready_for_execution)::integer AS ready
-        FROM get_step_readiness_status(p_task_uuid) r
+        FROM tasker_step_readiness r WHERE r.task_uuid = p_task_uuid
     ), status AS (
         SELECT c.*,
                CASE WHEN c.blocked > 0 THEN 'blocked_by_failures'
