@@ -132,13 +132,14 @@ def postgres_info(dsn: str) -> dict[str, Any]:
                 "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
                 (list(PG_SETTINGS),),
             ).fetchall()
+            version_num = conn.info.server_version
     except psycopg.Error as exc:
         return {"dsn": redact_dsn(dsn), "error": f"{type(exc).__name__}: unreachable"}
     settings = {name: value for name, value in rows}
     return {
         "dsn": redact_dsn(dsn),
         "server_version": version[0] if version else None,
-        "server_version_num": conn.info.server_version,
+        "server_version_num": version_num,
         "settings": settings,
     }
 

@@ -257,9 +257,9 @@ class Supervisor:
         return pids
 
     def stop(self) -> None:
-        """SIGTERM every process group, SIGKILL after the grace period, reap, close logs. Safe to call twice."""
-        with _live_lock:
-            _live.discard(self)
+        """SIGTERM every process group, SIGKILL after the grace period, reap, close logs. Safe to call twice.
+
+        Stays registered until done, so a signal arriving mid-stop stops the rest from the handler."""
         running = [m for m in self.processes.values() if m.popen.poll() is None]
         for managed in running:
             _signal_group(managed.pid, signal.SIGTERM)
@@ -277,6 +277,8 @@ class Supervisor:
         for managed in self.processes.values():
             managed.log_handle.close()
         self.processes = {}
+        with _live_lock:
+            _live.discard(self)
 
     def __enter__(self) -> Supervisor:
         return self
