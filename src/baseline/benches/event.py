@@ -3,7 +3,9 @@
 Publisher and listener are two connections driven from one thread, so both ends of a sample are read from
 one clock with no thread hand-off: the sample starts before the publish and ends when the listener has the
 notification whose payload carries this sample's sequence number (a late or foreign notification never
-matches). `event/calibrate/bare_notify` is the same publish/receive written as a plain loop.
+matches). `event/calibrate/bare_notify` is the same small publish/receive written as a plain loop, interleaved
+chunk by chunk with `event/calibrate/harness_notify` (through the Sampler); their p50 ratio is the harness's
+overhead (`extra.calibration`).
 """
 
 from __future__ import annotations

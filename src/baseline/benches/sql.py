@@ -3,8 +3,9 @@
 The cases run on a private clone of the dataset template (see `quiet_database`), so the engine's processes
 cannot change the rows being measured while the bench runs.
 
-Calibration in the same run: `SELECT 1` through the Sampler, and a bare psycopg loop of one benched statement
-on the same connection, so the report can state the harness's own overhead.
+Calibration in the same run: `SELECT 1` through the Sampler, and one benched statement both through the
+Sampler and in a bare psycopg loop on the same connection, interleaved in chunks of ~10 calls so machine load
+hits both alike; `extra.calibration.ratio` (harness p50 / bare p50) is the harness's own overhead.
 """
 
 from __future__ import annotations
