@@ -43,6 +43,7 @@ _WRAPPER_NAME = "baseline-profiled"
 # No ';' or newline: py-spy puts this command line into a frame of the folded output.
 _WRAPPER_SCRIPT = 'e=$1 o=$2 && shift 2 && "$@" >"$o" 2>&1 && echo 0 >"$e" || echo $? >"$e"'
 _PROCESS_FRAME = re.compile(r'^process \d+:"')
+_LAST_PROCESS_FRAME = re.compile(r'^(process \d+:".*)" (\d+)$')
 _SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
 
 
@@ -106,14 +107,21 @@ def _short_command(cmdline: str) -> str:
 
 
 def normalize_folded(text: str) -> str:
-    """Drop our shell wrapper's frame and PIDs/arguments from `--subprocesses` process frames (see module doc)."""
+    """Drop our shell wrapper's frame and PIDs/arguments from `--subprocesses` process frames (see module doc).
+
+    A sample of a process with no Python frame yet is the process frame alone (`process 12:"cmd" 3`); a sample
+    of nothing but the wrapper shell is dropped.
+    """
     out: list[str] = []
     lines = iter(text.splitlines())
     for line in lines:
         frames: list[str] = []
-        rest = line
+        rest, count = line, ""
         while _PROCESS_FRAME.match(rest):
             head, sep, tail = rest.partition('";')
+            last = _LAST_PROCESS_FRAME.match(rest)
+            if not sep and last:
+                head, tail, count, sep = last.group(1), "", last.group(2), '"'
             if not sep:
                 nxt = next(lines, None)  # a command line with a newline in it continues on the next line
                 if nxt is None:
@@ -124,6 +132,10 @@ def normalize_folded(text: str) -> str:
             if _WRAPPER_NAME not in cmdline:
                 frames.append(f'process "{_short_command(cmdline)}"')
             rest = tail
+        if count:
+            if frames:
+                out.append(f"{';'.join(frames)} {count}")
+            continue
         frames.append(rest)
         out.append(";".join(f for f in frames if f))
     return "\n".join(out) + ("\n" if out else "")
