@@ -236,3 +236,27 @@ def test_normalize_drops_wrapper_and_pids_and_secrets() -> None:
         'process "python3 -m pytest lifecycle"': 4,
     }
     assert "secret" not in text and "baseline-profiled" not in text
+
+
+KILLED_BENCH = """
+import os, sys
+from pathlib import Path
+from types import SimpleNamespace
+from baseline.profiling.capture import profile_window
+
+window = profile_window({"svc": int(sys.argv[1])}, Path(sys.argv[2]), SimpleNamespace(profile_rate=100))
+window.__enter__()
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_py_spy_stops_and_writes_when_the_bench_is_killed(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    script = tmp_path / "killed_bench.py"
+    script.write_text(KILLED_BENCH)
+    bench = subprocess.run([sys.executable, str(script), str(running.pid), str(tmp_path)], timeout=60, check=False)
+    assert bench.returncode == -9
+    out = tmp_path / "e2e-svc.folded"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):
+        time.sleep(0.1)
+    assert "spin_in_known_function" in out.read_text()  # py-spy got SIGINT on its parent's death and wrote

@@ -8,6 +8,7 @@ runs diff cleanly. Everything here is imported lazily by the benches: a run with
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import re
 import shlex
@@ -44,6 +45,7 @@ _WRAPPER_NAME = "baseline-profiled"
 _WRAPPER_SCRIPT = 'e=$1 o=$2 && shift 2 && "$@" >"$o" 2>&1 && echo 0 >"$e" || echo $? >"$e"'
 _PROCESS_FRAME = re.compile(r'^process \d+:"')
 _LAST_PROCESS_FRAME = re.compile(r'^(process \d+:".*)" (\d+)$')
+_PR_SET_PDEATHSIG = 1
 _SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
 
 
@@ -301,6 +303,13 @@ def _process_gone(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
 
 
+def _interrupt_when_parent_dies() -> None:
+    """In the py-spy child: SIGINT it if the bench dies (even by SIGKILL), so it writes its file and exits
+    instead of sampling the services forever."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
 def _attach(
     exe: str, role: str, pid: int, folded: Path, flags: list[str], subprocesses: bool, log_dir: Path
 ) -> _Attached:
@@ -310,7 +319,12 @@ def _attach(
     with log.open("wb") as handle:
         # Own session: a Ctrl-C at the terminal reaches the bench, which then stops py-spy itself (so it writes).
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_interrupt_when_parent_dies,
         )
     return _Attached(role, pid, folded, subprocesses, proc, log)
 
