@@ -260,3 +260,10 @@ def test_py_spy_stops_and_writes_when_the_bench_is_killed(running: subprocess.Po
     while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 0):
         time.sleep(0.1)
     assert "spin_in_known_function" in out.read_text()  # py-spy got SIGINT on its parent's death and wrote
+
+
+def test_window_without_processes_is_a_noted_no_op(tmp_path: Path) -> None:
+    with profile_window({}, tmp_path, CONFIG) as window:
+        pass
+    assert window.files == {} and "no local process to profile" in window.notes[0]
+    assert list(tmp_path.iterdir()) == []

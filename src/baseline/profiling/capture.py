@@ -403,14 +403,16 @@ def profile_window(
     timed region. `subprocesses` None follows children for every role except this very process (whose
     children may be the services, profiled on their own). Files: `out_dir/<prefix><role>.folded` + views +
     `.capture.json` (pid, rate, samples, seconds, notes). A role that exits mid-window keeps what was sampled
-    and is named in `notes`. The result is filled in when the `with` block ends.
+    and is named in `notes`. The result is filled in when the `with` block ends. No pids (external services):
+    nothing is attached and the result says so.
     """
-    if not pids:
-        raise ValueError("profile_window needs at least one role -> pid to attach to")
     from baseline.store import now_iso
 
     exe = py_spy or find_py_spy()
     rate = int(getattr(config, "profile_rate", 100))
+    if not pids:  # external services: nothing of theirs runs here
+        yield WindowResult(prefix, rate, idle, nonblocking, notes=["no local process to profile (external services?)"])
+        return
     flags = _pyspy_flags(rate, subprocesses=False, line_numbers=False, idle=idle, nonblocking=nonblocking)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

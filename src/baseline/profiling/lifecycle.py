@@ -46,6 +46,7 @@ def profile_lifecycle(
     `idle` keeps waiting stacks (database round trips of the tests) so database time vs CPU shows, as in the
     service profiles. `command` replaces the target's lifecycle test command (tests use a tiny suite).
     """
+    from baseline.environment import fingerprint
     from baseline.profiling.artifacts import render_artifacts
     from baseline.profiling.capture import record_command
     from baseline.store import now_iso, redact_secrets, write_json_atomic
@@ -90,6 +91,7 @@ def profile_lifecycle(
         "samples": rec.samples,
         "notes": notes,
         "files": {kind: path.name for kind, path in files.items()},
+        "environment": fingerprint(None, config),
         "output_tail": tail,
         "py_spy_output": redact_secrets("\n".join(rec.profiler_output.strip().splitlines()[-12:])),
     }
