@@ -42,23 +42,32 @@ def _base_python() -> str:
     raise RuntimeError("the project needs Python >= 3.11; install it (e.g. python3.11) and rerun nox")
 
 
-def _stamp(extras: str) -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
-    return f"{extras}:{digest}"
+def _pyproject_hash() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
 
 
 def install_project(session: nox.Session, extras: str = "dev") -> None:
-    """Create the shared venv once and install the project (editable, with `extras`) when pyproject changed."""
+    """Create the shared venv once and install the project (editable) when pyproject or the extras changed.
+
+    The stamp keeps the union of extras installed so far, so sessions asking for different extras
+    (dev, profile) do not reinstall in turn."""
     python = VENV / "bin" / "python"
     if not python.exists():
         session.log(f"creating the shared venv {VENV}")
         subprocess.run([_base_python(), "-m", "venv", str(VENV)], check=True)
     marker = VENV / ".baseline-installed"
-    wanted = _stamp(extras)
-    if marker.exists() and marker.read_text() == wanted:
+    digest = _pyproject_hash()
+    installed: set[str] = set()
+    if marker.exists():
+        recorded_extras, _, recorded_digest = marker.read_text().partition(":")
+        if recorded_digest == digest:
+            installed = {e for e in recorded_extras.split(",") if e}
+    wanted = {e for e in extras.split(",") if e}
+    if installed and wanted <= installed:
         return
-    session.run(str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[{extras}]")
-    marker.write_text(wanted)
+    union = ",".join(sorted(installed | wanted))
+    session.run(str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[{union}]")
+    marker.write_text(f"{union}:{digest}")
 
 
 def run_in_venv(session: nox.Session, program: str, *args: str, **kwargs: object) -> object:
