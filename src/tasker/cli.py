@@ -33,12 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--pool-size", type=int, default=4, help="database connections")
     orch = add("orchestrator", "run the orchestrator")
     orch.add_argument("--poll-interval", type=float, default=1.0, help="safety-net poll in seconds")
+    orch.add_argument("--durable-handoffs", action="store_true", help="synchronous commit for internal hand-offs too")
     worker = add("worker", "run a worker")
     worker.add_argument("--concurrency", type=int, default=1, help="claim loops (one connection each)")
     worker.add_argument(
         "--namespace", action="append", dest="namespaces", help="namespace to serve (repeatable; default: all four)"
     )
     worker.add_argument("--visibility-timeout", type=float, default=30.0, help="seconds a claimed step stays hidden")
+    worker.add_argument("--durable-handoffs", action="store_true", help="synchronous commit for claims and results")
     return parser
 
 
@@ -69,13 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "orchestrator":
             from tasker.orchestration.orchestrator import Orchestrator
 
-            Orchestrator(dsn, poll_interval=args.poll_interval).run()
+            Orchestrator(dsn, poll_interval=args.poll_interval, durable=args.durable_handoffs).run()
         elif args.command == "worker":
             from tasker.worker import run_workers
 
             if args.concurrency < 1:
                 raise SystemExit("--concurrency must be at least 1")
-            run_workers(dsn, args.concurrency, args.namespaces, args.visibility_timeout)
+            run_workers(dsn, args.concurrency, args.namespaces, args.visibility_timeout, durable=args.durable_handoffs)
     except KeyboardInterrupt:
         pass
     return 0

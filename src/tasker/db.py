@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -11,7 +13,16 @@ ORCHESTRATION_CHANNEL = "tasker_orchestration"
 COMPLETION_CHANNEL = "tasker_task_completed"
 DSN_ENV = "TASKER_DATABASE_URL"
 
-__all__ = ["COMPLETION_CHANNEL", "DSN_ENV", "ORCHESTRATION_CHANNEL", "Jsonb", "connect", "resolve_dsn", "step_channel"]
+__all__ = [
+    "COMPLETION_CHANNEL",
+    "DSN_ENV",
+    "ORCHESTRATION_CHANNEL",
+    "Jsonb",
+    "connect",
+    "pipelined",
+    "resolve_dsn",
+    "step_channel",
+]
 
 
 def step_channel(namespace: str) -> str:
@@ -26,6 +37,21 @@ def resolve_dsn(dsn: str | None) -> str:
     return value
 
 
-def connect(dsn: str, autocommit: bool = True) -> psycopg.Connection:
-    """A long-lived connection; psycopg prepares statements it sees repeatedly (prepare_threshold)."""
-    return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name="tasker")
+def connect(dsn: str, autocommit: bool = True, role: str = "tasker", durable: bool = True) -> psycopg.Connection:
+    """A long-lived connection; psycopg prepares statements it sees repeatedly (prepare_threshold).
+
+    durable=False turns synchronous_commit off for the session: for internal hand-offs only (see docs/engine.md,
+    "Durability"); whatever a client is told (task created, task finished) still commits synchronously.
+    """
+    options = "" if durable else "-c synchronous_commit=off"
+    return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name=role, options=options)
+
+
+@contextmanager
+def pipelined(conn: psycopg.Connection) -> Iterator[None]:
+    """Pipeline mode for a block, or nothing when the caller already runs one (a nested block adds a sync)."""
+    if conn.pgconn.pipeline_status:
+        yield
+    else:
+        with conn.pipeline():
+            yield

@@ -1,7 +1,8 @@
 """The worker process: claim a step message, run its handler, submit the result to the orchestrator.
 
-Two commits per step: (1) claim with FOR UPDATE SKIP LOCKED and a visibility timeout, attempts + 1,
-in_progress, parents' results read; (2) result message + enqueued_for_orchestration + queue delete + NOTIFY.
+Two statements and two commits per step: (1) claim with FOR UPDATE SKIP LOCKED and a visibility timeout,
+attempts + 1, in_progress, parents' results (get_step_transitive_dependencies); (2) result message +
+enqueued_for_orchestration + queue delete + NOTIFY.
 The step message is deleted only in (2): a worker killed in between loses nothing, the message becomes
 visible again when its timeout passes and another worker runs the step again.
 """
@@ -21,20 +22,21 @@ from psycopg import sql
 from tasker.db import ORCHESTRATION_CHANNEL, Jsonb, connect, step_channel
 from tasker.handlers import StepCall, run_handler
 from tasker.orchestration.lifecycle.result_processor import RESULT_KIND
-from tasker.states import STEP_ENQUEUED_AS_ERROR, STEP_ENQUEUED_FOR_ORCHESTRATION, STEP_IN_PROGRESS
+from tasker.states import STEP_ENQUEUED_AS_ERROR, STEP_ENQUEUED_FOR_ORCHESTRATION
 from tasker.templates import load_bundled_templates
 
 log = logging.getLogger("tasker.worker")
 
-# Claim the oldest visible message of our namespaces and start its step, in one statement. A message whose step
-# is no longer waiting to run (a duplicate) comes back with a NULL step and is deleted.
+# Claim the oldest visible message of our namespaces, start its step (attempts + 1, in_progress) and read the
+# parents' results, in one statement and one commit. A message whose step is no longer waiting to run (a duplicate)
+# comes back with a NULL step and is deleted.
 _CLAIM = """
 WITH claimed AS (
     UPDATE step_queue_messages
-    SET vt = clock_timestamp() + make_interval(secs => %s), read_ct = read_ct + 1
+    SET vt = clock_timestamp() + make_interval(secs => %(vt)s), read_ct = read_ct + 1
     WHERE msg_id = (
         SELECT msg_id FROM step_queue_messages
-        WHERE namespace = ANY(%s) AND vt <= clock_timestamp()
+        WHERE namespace = ANY(%(namespaces)s) AND vt <= clock_timestamp()
         ORDER BY msg_id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING msg_id, message
 ), step AS (
@@ -46,13 +48,33 @@ WITH claimed AS (
                   WHERE st.workflow_step_uuid = ws.workflow_step_uuid AND st.most_recent
                     AND st.to_state IN ('enqueued', 'in_progress'))
     RETURNING ws.workflow_step_uuid, ws.task_uuid, ws.attempts, ws.inputs
+), moved AS (
+    SELECT tasker_transition_step(
+        s.workflow_step_uuid, 'in_progress', jsonb_build_object('worker_id', %(worker)s::text, 'attempt', s.attempts))
+    FROM step s
+), parents AS (
+    SELECT coalesce(jsonb_object_agg(d.step_name, d.results), '{}'::jsonb) AS results
+    FROM step s CROSS JOIN LATERAL get_step_transitive_dependencies(s.workflow_step_uuid) d
+    WHERE d.distance = 1
 )
-SELECT c.msg_id, c.message, s.workflow_step_uuid, s.attempts, s.inputs, t.context
+SELECT c.msg_id, c.message, s.workflow_step_uuid, s.attempts, s.inputs, t.context, p.results,
+       (SELECT count(*) FROM moved)
 FROM claimed c
 LEFT JOIN step s ON true
 LEFT JOIN tasks t ON t.task_uuid = s.task_uuid
+LEFT JOIN parents p ON s.workflow_step_uuid IS NOT NULL
 """
-_PARENTS = "SELECT step_name, results FROM get_step_transitive_dependencies(%s) WHERE distance = 1"
+# Result message, step transition, queue delete and NOTIFY: one statement, one commit.
+_SUBMIT = """
+WITH result AS (
+    INSERT INTO orchestration_queue_messages (kind, message) VALUES (%(kind)s, %(message)s) RETURNING msg_id
+), done AS (
+    DELETE FROM step_queue_messages WHERE msg_id = %(msg_id)s
+), moved AS (
+    SELECT tasker_transition_step(%(step)s, %(state)s) AS from_state
+)
+SELECT pg_notify(%(channel)s, 'result') FROM result, moved
+"""
 
 
 def default_namespaces() -> list[str]:
@@ -78,31 +100,27 @@ class Worker:
         namespaces: list[str] | None = None,
         visibility_timeout: float = 30.0,
         poll_interval: float = 1.0,
+        durable: bool = False,
     ) -> None:
         self.dsn = dsn
         self.namespaces = namespaces or default_namespaces()
         self.visibility_timeout = visibility_timeout
         self.poll_interval = poll_interval
+        self.durable = durable
         self.worker_id = str(uuid.uuid4())
         self.completed = 0
 
     def claim(self, conn: psycopg.Connection) -> ClaimedStep | None:
         """Claim one message and move its step to in_progress (one commit). None when nothing is visible."""
+        params = {"vt": self.visibility_timeout, "namespaces": self.namespaces, "worker": self.worker_id}
         while True:
-            with conn.transaction():
-                row = conn.execute(_CLAIM, (self.visibility_timeout, self.namespaces)).fetchone()
-                if row is None:
-                    return None
-                msg_id, message, step_uuid, attempt, inputs, context = row
-                if step_uuid is None:
-                    conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
-                    continue
-                with conn.pipeline():
-                    conn.execute(
-                        "SELECT tasker_transition_step(%s, %s, %s)",
-                        (step_uuid, STEP_IN_PROGRESS, Jsonb({"worker_id": self.worker_id, "attempt": attempt})),
-                    )
-                    parents = dict(conn.execute(_PARENTS, (step_uuid,)).fetchall())
+            row = conn.execute(_CLAIM, params).fetchone()
+            if row is None:
+                return None
+            msg_id, message, step_uuid, attempt, inputs, context, parents, _ = row
+            if step_uuid is None:
+                conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
+                continue
             return ClaimedStep(
                 msg_id,
                 message["task_uuid"],
@@ -111,7 +129,7 @@ class Worker:
                 attempt,
                 (inputs or {}).get("handler", "math"),
                 context,
-                parents,
+                parents or {},
             )
 
     def execute(self, step: ClaimedStep) -> dict[str, Any]:
@@ -125,16 +143,17 @@ class Worker:
             return {**base, "status": "error", "error": detail}
 
     def submit(self, conn: psycopg.Connection, step: ClaimedStep, result: dict[str, Any]) -> None:
-        """Result message, step transition, queue delete and NOTIFY in one commit (one round trip)."""
+        """Hand the result to the orchestrator (one statement, one commit) and drop the step message."""
         state = STEP_ENQUEUED_FOR_ORCHESTRATION if result["status"] == "success" else STEP_ENQUEUED_AS_ERROR
-        with conn.pipeline(), conn.transaction():
-            conn.execute(
-                "INSERT INTO orchestration_queue_messages (kind, message) VALUES (%s, %s)",
-                (RESULT_KIND, Jsonb({**result, "worker_id": self.worker_id})),
-            )
-            conn.execute("SELECT tasker_transition_step(%s, %s)", (step.step_uuid, state))
-            conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (step.msg_id,))
-            conn.execute("SELECT pg_notify(%s, 'result')", (ORCHESTRATION_CHANNEL,))
+        params = {
+            "kind": RESULT_KIND,
+            "message": Jsonb({**result, "worker_id": self.worker_id}),
+            "msg_id": step.msg_id,
+            "step": step.step_uuid,
+            "state": state,
+            "channel": ORCHESTRATION_CHANNEL,
+        }
+        conn.execute(_SUBMIT, params)
 
     def run_one(self, conn: psycopg.Connection) -> bool:
         step = self.claim(conn)
@@ -146,7 +165,7 @@ class Worker:
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        with connect(self.dsn) as conn:
+        with connect(self.dsn, role="tasker-worker", durable=self.durable) as conn:
             for namespace in self.namespaces:
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(step_channel(namespace))))
             log.info("worker %s serving %s", self.worker_id, ", ".join(self.namespaces))
@@ -168,15 +187,19 @@ def run_workers(
     namespaces: list[str] | None = None,
     visibility_timeout: float = 30.0,
     stop: threading.Event | None = None,
+    durable: bool = False,
 ) -> None:
     """`concurrency` claim loops, one connection each; returns when `stop` is set or a loop dies."""
     stop = stop or threading.Event()
     if concurrency <= 1:
-        Worker(dsn, namespaces, visibility_timeout).run(stop)
+        Worker(dsn, namespaces, visibility_timeout, durable=durable).run(stop)
         return
     threads = [
         threading.Thread(
-            target=Worker(dsn, namespaces, visibility_timeout).run, args=(stop,), name=f"worker-{i}", daemon=True
+            target=Worker(dsn, namespaces, visibility_timeout, durable=durable).run,
+            args=(stop,),
+            name=f"worker-{i}",
+            daemon=True,
         )
         for i in range(concurrency)
     ]

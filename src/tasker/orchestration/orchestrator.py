@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import ORCHESTRATION_CHANNEL, connect
+from tasker.db import ORCHESTRATION_CHANNEL, connect, pipelined
 from tasker.orchestration.lifecycle import result_processor, step_enqueuer, task_finalizer
 from tasker.states import TASK_TERMINAL_STATES
 
@@ -30,8 +30,9 @@ class OrchestratorStats:
 
 
 class Orchestrator:
-    def __init__(self, dsn: str, poll_interval: float = 1.0, batch_size: int = 10) -> None:
+    def __init__(self, dsn: str, poll_interval: float = 1.0, batch_size: int = 10, durable: bool = False) -> None:
         self.dsn = dsn
+        self.durable = durable
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.processor_uuid = uuid.uuid4()
@@ -39,7 +40,7 @@ class Orchestrator:
 
     def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
         """Enqueue the ready steps of one task (its own transaction); finalize it if nothing can run."""
-        with conn.transaction():
+        with pipelined(conn), conn.transaction():
             task = step_enqueuer.lock_task(conn, task_uuid)
             if task is None or task.state in TASK_TERMINAL_STATES:
                 return []
@@ -74,7 +75,7 @@ class Orchestrator:
 
     def run(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        with connect(self.dsn) as conn:
+        with connect(self.dsn, role="tasker-orchestrator", durable=self.durable) as conn:
             conn.execute(f"LISTEN {ORCHESTRATION_CHANNEL}")
             log.info("orchestrator %s listening on %s", self.processor_uuid, ORCHESTRATION_CHANNEL)
             next_poll = 0.0

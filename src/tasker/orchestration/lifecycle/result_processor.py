@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from tasker.db import Jsonb
+from tasker.db import Jsonb, pipelined
 from tasker.orchestration.lifecycle import step_enqueuer, task_finalizer
 from tasker.states import (
     STEP_COMPLETE,
@@ -48,10 +48,17 @@ JOIN workflow_steps ws ON ws.workflow_step_uuid = (m.message->>'step_uuid')::uui
 JOIN workflow_step_transitions st ON st.workflow_step_uuid = ws.workflow_step_uuid AND st.most_recent
 FOR UPDATE OF t
 """
-_UPDATE_STEP = (
-    "UPDATE workflow_steps SET results = %s, processed = %s, processed_at = CASE WHEN %s THEN now() END, "
-    "in_process = false, backoff_request_seconds = %s, updated_at = now() WHERE workflow_step_uuid = %s"
+# Record the outcome on the step and move it, in one statement.
+_APPLY = """
+WITH updated AS (
+    UPDATE workflow_steps
+    SET results = %(results)s, processed = %(success)s, processed_at = CASE WHEN %(success)s THEN now() END,
+        in_process = false, backoff_request_seconds = %(backoff)s, updated_at = now()
+    WHERE workflow_step_uuid = %(step)s
+    RETURNING workflow_step_uuid
 )
+SELECT tasker_transition_step(u.workflow_step_uuid, %(outcome)s, %(metadata)s) FROM updated u
+"""
 # States in which a result is expected; anything else (e.g. a duplicate after a redelivery) is ignored.
 _AWAITING_RESULT = frozenset({STEP_ENQUEUED, STEP_IN_PROGRESS, STEP_ENQUEUED_FOR_ORCHESTRATION, STEP_ENQUEUED_AS_ERROR})
 
@@ -77,8 +84,8 @@ def decide_outcome(success: bool, step_state: str, attempts: int, max_attempts: 
 
 
 def process_next_result(conn: psycopg.Connection, processor_uuid: uuid.UUID) -> ProcessedResult | None:
-    """Process the oldest pending result; None when the queue is empty. Runs in its own transaction."""
-    with conn.transaction():
+    """Process the oldest pending result; None when the queue is empty. One transaction, three round trips."""
+    with pipelined(conn), conn.transaction():
         row = conn.execute(_POP, (RESULT_KIND,)).fetchone()
         if row is None:
             return None
@@ -125,20 +132,17 @@ def apply_result(
     if outcome is None:
         return ProcessedResult(task.task_uuid, step_uuid, None)
     results = message.get("result") if success else {"error": message.get("error"), "attempt": attempts}
-    with conn.pipeline():
+    with pipelined(conn):
         conn.execute(
-            _UPDATE_STEP,
-            (
-                Jsonb(results),
-                success,
-                success,
-                backoff_seconds if outcome == STEP_WAITING_FOR_RETRY else None,
-                step_uuid,
-            ),
-        )
-        conn.execute(
-            "SELECT tasker_transition_step(%s, %s, %s)",
-            (step_uuid, outcome, Jsonb({"attempts": attempts, "processor_uuid": str(processor_uuid)})),
+            _APPLY,
+            {
+                "results": Jsonb(results),
+                "success": success,
+                "backoff": backoff_seconds if outcome == STEP_WAITING_FOR_RETRY else None,
+                "step": step_uuid,
+                "outcome": outcome,
+                "metadata": Jsonb({"attempts": attempts, "processor_uuid": str(processor_uuid)}),
+            },
         )
         readiness = step_enqueuer.fetch_readiness(conn, task.task_uuid)
     enqueued = step_enqueuer.enqueue_steps(conn, task, readiness, processor_uuid)

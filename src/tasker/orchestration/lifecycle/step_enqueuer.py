@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import Jsonb, step_channel
-from tasker.states import STEP_ENQUEUED, STEP_IN_FLIGHT_STATES, TASK_STEPS_IN_PROCESS
+from tasker.db import step_channel
+from tasker.states import STEP_IN_FLIGHT_STATES, TASK_STEPS_IN_PROCESS
 
 _LOCK_TASK = (
     "SELECT t.task_uuid, ns.name, tt.to_state FROM tasks t "
@@ -22,6 +22,24 @@ _LOCK_TASK = (
     "JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent "
     "WHERE t.task_uuid = %s FOR UPDATE OF t"
 )
+# Every ready step: `enqueued` transition + queue message; one NOTIFY; the task to steps_in_process if needed.
+_ENQUEUE = """
+WITH ready AS (
+    SELECT * FROM unnest(%(steps)s::uuid[], %(names)s::text[]) AS r(step_uuid, step_name)
+), moved AS (
+    SELECT tasker_transition_step(r.step_uuid, 'enqueued') FROM ready r
+), queued AS (
+    INSERT INTO step_queue_messages (namespace, message)
+    SELECT %(namespace)s,
+           jsonb_build_object('task_uuid', %(task)s::text, 'step_uuid', r.step_uuid, 'step_name', r.step_name)
+    FROM ready r
+    RETURNING 1
+), task_moved AS (
+    SELECT tasker_transition_task(%(task)s, 'steps_in_process', %(processor)s) WHERE %(move_task)s
+)
+SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM queued), (SELECT count(*) FROM task_moved),
+       pg_notify(%(channel)s, %(task)s::text)
+"""
 _READINESS = "SELECT workflow_step_uuid, name, current_state, ready_for_execution FROM get_step_readiness_status(%s)"
 
 
@@ -57,25 +75,22 @@ def any_in_flight(steps: list[StepReadiness]) -> bool:
 def enqueue_steps(
     conn: psycopg.Connection, task: TaskRef, steps: list[StepReadiness], processor_uuid: uuid.UUID
 ) -> list[str]:
-    """Publish the ready ones among `steps`; returns their names. Pipelined: one round trip."""
+    """Publish the ready ones among `steps` (one statement); returns their names."""
     ready = [s for s in steps if s.ready]
     if not ready:
         return []
-    with conn.pipeline():
-        for step in ready:
-            conn.execute("SELECT tasker_transition_step(%s, %s)", (step.step_uuid, STEP_ENQUEUED))
-            conn.execute(
-                "INSERT INTO step_queue_messages (namespace, message) VALUES (%s, %s)",
-                (
-                    task.namespace,
-                    Jsonb({"task_uuid": str(task.task_uuid), "step_uuid": str(step.step_uuid), "step_name": step.name}),
-                ),
-            )
-        conn.execute("SELECT pg_notify(%s, %s)", (step_channel(task.namespace), str(task.task_uuid)))
-        if task.state != TASK_STEPS_IN_PROCESS:
-            conn.execute(
-                "SELECT tasker_transition_task(%s, %s, %s)", (task.task_uuid, TASK_STEPS_IN_PROCESS, processor_uuid)
-            )
+    conn.execute(
+        _ENQUEUE,
+        {
+            "steps": [s.step_uuid for s in ready],
+            "names": [s.name for s in ready],
+            "namespace": task.namespace,
+            "task": task.task_uuid,
+            "processor": processor_uuid,
+            "move_task": task.state != TASK_STEPS_IN_PROCESS,
+            "channel": step_channel(task.namespace),
+        },
+    )
     return [s.name for s in ready]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import COMPLETION_CHANNEL, Jsonb
+from tasker.db import COMPLETION_CHANNEL, Jsonb, pipelined
 from tasker.states import (
     STEP_WAITING_FOR_RETRY,
     TASK_BLOCKED_BY_FAILURES,
@@ -50,8 +50,14 @@ def next_task_state(execution_status: str, current_state: str, retry_waiting: bo
 def transition(
     conn: psycopg.Connection, task_uuid: uuid.UUID, state: str, processor_uuid: uuid.UUID, metadata: dict
 ) -> None:
-    """Move the task; on a terminal state also flag it and NOTIFY the completion channel (same transaction)."""
-    with conn.pipeline():
+    """Move the task; on a terminal state also flag it and NOTIFY the completion channel (same transaction).
+
+    A terminal state is what clients wait for, so its commit is synchronous even on a connection whose internal
+    hand-offs are not; flushing it also flushes every earlier hand-off of the task.
+    """
+    with pipelined(conn):
+        if state in TASK_TERMINAL_STATES:
+            conn.execute("SET LOCAL synchronous_commit = on")
         conn.execute(
             "SELECT tasker_transition_task(%s, %s, %s, %s)", (task_uuid, state, processor_uuid, Jsonb(metadata))
         )
