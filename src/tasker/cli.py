@@ -71,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "orchestrator":
             from tasker.orchestration.orchestrator import Orchestrator
 
+            if args.poll_interval <= 0:
+                raise SystemExit("--poll-interval must be a positive number of seconds")
+
             Orchestrator(dsn, poll_interval=args.poll_interval, durable=args.durable_handoffs).run()
         elif args.command == "worker":
             from tasker.worker import run_workers
