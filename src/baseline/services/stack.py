@@ -280,6 +280,48 @@ def _stop_embedded(config: Config, stack: Stack | None, *, drop_run_db: bool = T
     return stopped
 
 
+# ---------------------------------------------------------------------------------------------- workdir lock
+
+_workdir_locks: dict[str, int] = {}  # lock path -> depth held by this process (re-entrant)
+
+
+@contextlib.contextmanager
+def workdir_lock(config: Config) -> Iterator[None]:
+    """One process at a time starts, owns or stops the services of a work dir; others fail with who holds it."""
+    import fcntl
+
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    path = config.workdir / ".stack.lock"
+    key = str(path)
+    if key in _workdir_locks:
+        _workdir_locks[key] += 1
+        try:
+            yield
+        finally:
+            _workdir_locks[key] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StackError(
+            f"the services in {config.workdir} are being started, used or stopped by another harness process "
+            f"(pid {holder}); wait for it, or run `nox -s up` first so several commands can share one stack"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _workdir_locks[key] = 1
+    try:
+        yield
+    finally:
+        del _workdir_locks[key]
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 # ---------------------------------------------------------------------------------------------- public API
 
 
@@ -316,22 +358,28 @@ def ensure_stack(config: Config) -> Iterator[Stack]:
         with compose_stack(config) as stack:
             yield stack
         return
-    if recorded is not None:
-        _say("the recorded stack is not healthy any more; stopping its leftovers and starting a fresh one")
-        down(config)
-    stack, supervisor, cluster = start_embedded(config)
-    try:
-        yield stack
-        supervisor.check_alive()
-    finally:
-        supervisor.stop()
-        with contextlib.suppress(psycopg.Error):
-            cluster.drop_database(stack.database)
-        cluster.stop()
+    with workdir_lock(config):  # held while this process owns the stack it starts
+        if recorded is not None:
+            _say("the recorded stack is not healthy any more; stopping its leftovers and starting a fresh one")
+            down(config)
+        stack, supervisor, cluster = start_embedded(config)
+        try:
+            yield stack
+            supervisor.check_alive()
+        finally:
+            supervisor.stop()
+            with contextlib.suppress(psycopg.Error):
+                cluster.drop_database(stack.database)
+            cluster.stop()
 
 
 def up(config: Config) -> Stack:
     """Start a fresh stack (replacing any recorded one), record it in the state file and leave it running."""
+    with workdir_lock(config):
+        return _up(config)
+
+
+def _up(config: Config) -> Stack:
     if read_state(config) is not None or (_has_cluster(config) and _cluster(config).running()):
         down(config)
     if config.services == "external":
@@ -364,6 +412,11 @@ def up(config: Config) -> Stack:
 def down(config: Config) -> bool:
     """Stop what the state file lists (processes, then the cluster) and remove it; safe to call twice.
     Returns whether anything was running."""
+    with workdir_lock(config):
+        return _down(config)
+
+
+def _down(config: Config) -> bool:
     stack = read_state(config)
     stopped = False
     if stack is not None and stack.services == "compose":
