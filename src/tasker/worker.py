@@ -207,4 +207,7 @@ def run_workers(
         t.start()
     while not stop.is_set() and all(t.is_alive() for t in threads):
         stop.wait(0.5)
+    crashed = not stop.is_set()
     stop.set()
+    if crashed:
+        raise SystemExit("a worker loop died (see its traceback above); stopping the worker process")
