@@ -24,7 +24,7 @@ import requests
 from psycopg import sql
 
 from baseline.config import Config, redact_dsn
-from baseline.services.postgres import EmbeddedPostgres, free_port
+from baseline.services.postgres import EmbeddedPostgres, PostgresNotFound, free_port
 from baseline.services.processes import (
     ProcessFailed,
     Supervisor,
@@ -141,7 +141,10 @@ def stack_health(stack: Stack) -> dict[str, Any]:
 
 
 def _cluster(config: Config) -> EmbeddedPostgres:
-    cluster = EmbeddedPostgres(config.workdir / "pg")
+    try:
+        cluster = EmbeddedPostgres(config.workdir / "pg")
+    except PostgresNotFound as exc:
+        raise StackError(str(exc)) from None
     pidfile = cluster.datadir / "postmaster.pid"
     if cluster.running() and pidfile.exists():
         lines = pidfile.read_text().splitlines()
@@ -222,7 +225,10 @@ def start_embedded(config: Config) -> tuple[Stack, Supervisor, EmbeddedPostgres]
     cluster = _cluster(config)
     supervisor = Supervisor(config.workdir / "logs", cwd=config.project_root)
     try:
-        cluster.start()
+        try:
+            cluster.start()
+        except RuntimeError as exc:  # PostgresNotFound included: its message says how to install the binaries
+            raise StackError(f"embedded PostgreSQL did not start in {cluster.workdir}: {exc}") from None
         template, info = ensure_template(config, cluster)
         database, dsn = fresh_run_database(config, cluster, template)
         target = get_target(config.target)
