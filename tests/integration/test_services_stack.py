@@ -96,6 +96,7 @@ def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
 
         second = up(config)  # replaces the running stack and re-clones the run database from the template
         assert _task_count(second.dsn) == 200
+        assert second.port == stack.port  # the cluster comes back on its previous port: stable DSNs
         assert _all_gone({role: pid for role, pid in stack.pids.items() if role != "postgres"})
         stack = second
     finally:

@@ -140,9 +140,21 @@ def stack_health(stack: Stack) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- embedded
 
 
-def _cluster(config: Config) -> EmbeddedPostgres:
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _cluster(config: Config, port: int | None = None) -> EmbeddedPostgres:
+    """The work dir's cluster: on its running port, else the preferred one when free, else a free port."""
     try:
-        cluster = EmbeddedPostgres(config.workdir / "pg")
+        cluster = EmbeddedPostgres(config.workdir / "pg", port=port if port and _port_is_free(port) else 0)
     except PostgresNotFound as exc:
         raise StackError(str(exc)) from None
     pidfile = cluster.datadir / "postmaster.pid"
@@ -219,10 +231,11 @@ def fresh_run_database(config: Config, cluster: EmbeddedPostgres, template: str)
     return name, dsn
 
 
-def start_embedded(config: Config) -> tuple[Stack, Supervisor, EmbeddedPostgres]:
-    """Cluster + template + fresh run DB + engine processes, all healthy; the caller owns stopping them."""
+def start_embedded(config: Config, port: int | None = None) -> tuple[Stack, Supervisor, EmbeddedPostgres]:
+    """Cluster + template + fresh run DB + engine processes, all healthy; the caller owns stopping them.
+    `port`: preferred cluster port (the previous stack's, so DSNs stay stable across runs)."""
     install_signal_handlers()
-    cluster = _cluster(config)
+    cluster = _cluster(config, port)
     supervisor = Supervisor(config.workdir / "logs", cwd=config.project_root)
     try:
         try:
@@ -386,8 +399,10 @@ def up(config: Config) -> Stack:
 
 
 def _up(config: Config) -> Stack:
-    if read_state(config) is not None or (_has_cluster(config) and _cluster(config).running()):
+    previous = read_state(config)
+    if previous is not None or (_has_cluster(config) and _cluster(config).running()):
         down(config)
+    port = previous.port if previous is not None else None
     if config.services == "external":
         from baseline.services.external import external_stack
 
@@ -402,7 +417,7 @@ def _up(config: Config) -> Stack:
 
         stack = compose_up(config)
     else:
-        stack, supervisor, cluster = start_embedded(config)
+        stack, supervisor, cluster = start_embedded(config, port)
         try:
             write_state(config, stack)
         except BaseException:
