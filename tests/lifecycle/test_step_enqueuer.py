@@ -61,3 +61,12 @@ def test_fan_out_enqueues_every_branch(conn: psycopg.Connection, new_task: Calla
 
 def test_lock_task_of_unknown_task(conn: psycopg.Connection) -> None:
     assert step_enqueuer.lock_task(conn, uuid.uuid4()) is None
+
+
+def test_lock_with_readiness_in_one_round_trip(conn: psycopg.Connection, new_task: Callable) -> None:
+    assert step_enqueuer.lock_task_with_readiness(conn, uuid.uuid4()) == (None, [])
+    task_uuid = new_task("complex_dag")
+    with conn.transaction():
+        task, steps = step_enqueuer.lock_task_with_readiness(conn, task_uuid)
+    assert task is not None and (task.namespace, task.state) == ("complex_workflow", "pending")
+    assert sorted(s.name for s in steps if s.ready) == ["init"] and len(steps) == 7

@@ -41,10 +41,9 @@ class Orchestrator:
     def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
         """Enqueue the ready steps of one task (its own transaction); finalize it if nothing can run."""
         with pipelined(conn), conn.transaction():
-            task = step_enqueuer.lock_task(conn, task_uuid)
+            task, readiness = step_enqueuer.lock_task_with_readiness(conn, task_uuid)
             if task is None or task.state in TASK_TERMINAL_STATES:
                 return []
-            readiness = step_enqueuer.fetch_readiness(conn, task.task_uuid)
             enqueued = step_enqueuer.enqueue_steps(conn, task, readiness, self.processor_uuid)
             if not enqueued and not step_enqueuer.any_in_flight(readiness):
                 task_finalizer.finalize_task(
