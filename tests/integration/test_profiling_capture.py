@@ -72,7 +72,7 @@ def test_record_command_captures_hot_function_and_keeps_exit_code_apart(spinner:
     rec = record_command([sys.executable, str(spinner), "1.0", "3"], out, rate=100)
     assert rec.returncode == 3  # the command's own exit code ...
     assert rec.profiler_returncode == 0  # ... apart from py-spy's
-    assert rec.samples > 30
+    assert rec.samples > 20  # ~100 at 100 Hz on an idle machine
     stacks = folded.parse(out.read_text())
     hot = sum(n for s, n in stacks.items() if s.split(";")[-1].startswith("spin_in_known_function"))
     assert hot / folded.total(stacks) > 0.5
@@ -116,11 +116,11 @@ def test_window_attached_to_running_process_has_samples(running: subprocess.Pope
     path = tmp_path / "t-spinner.folded"
     stacks = folded.parse(path.read_text())
     hot = sum(n for s, n in stacks.items() if "spin_in_known_function" in s)
-    assert hot >= 50, stacks
+    assert hot >= 20, stacks  # ~100 at 100 Hz on an idle machine
     assert window.files["spinner"]["folded"] == path
     for kind in ("svg", "speedscope", "hotpaths_json", "hotpaths_md", "capture"):
         assert window.files["spinner"][kind].exists(), kind
-    assert window.samples["spinner"] >= 50
+    assert window.samples["spinner"] >= 20
     assert window.notes == [] and window.exited == []
     assert 0.9 < window.seconds < 5
     capture = json.loads(window.files["spinner"]["capture"].read_text())
@@ -239,13 +239,14 @@ def test_normalize_drops_wrapper_and_pids_and_secrets() -> None:
 
 
 KILLED_BENCH = """
-import os, sys
+import os, sys, time
 from pathlib import Path
 from types import SimpleNamespace
 from baseline.profiling.capture import profile_window
 
 window = profile_window({"svc": int(sys.argv[1])}, Path(sys.argv[2]), SimpleNamespace(profile_rate=100))
 window.__enter__()
+time.sleep(0.5)  # some samples, then the bench dies inside its window
 os.kill(os.getpid(), 9)
 """
 

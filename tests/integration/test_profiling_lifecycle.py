@@ -47,12 +47,12 @@ def test_passing_suite_writes_profile_views_and_record(tmp_path: Path) -> None:
     profiles = tmp_path / "out" / "lc" / "run-2" / "profiles"
     assert result.folded == profiles / "lifecycle.folded"
     stacks = folded.parse(result.folded.read_text())
-    assert sum(n for s, n in stacks.items() if "lifecycle_work_under_test" in s) >= 40
+    assert sum(n for s, n in stacks.items() if "lifecycle_work_under_test" in s) >= 20
     for name in ("lifecycle.svg", "lifecycle.speedscope.json", "lifecycle.hotpaths.json", "lifecycle.hotpaths.md"):
         assert (profiles / name).stat().st_size > 0, name
     record = json.loads((profiles / "lifecycle.json").read_text())
     assert record["tests_returncode"] == 0 and record["py_spy_returncode"] == 0 and record["passed"] is True
-    assert record["samples"] >= 40 and record["seconds"] > 0.8 and record["rate"] == 100
+    assert record["samples"] >= 20 and record["seconds"] > 0.8 and record["rate"] == 100
     assert "1 passed" in record["output_tail"]
 
 
