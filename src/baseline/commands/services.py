@@ -173,7 +173,17 @@ def clean_build(config: Config, *, keep: bool = False, system_site_packages: boo
         wheel = built[0]
         steps["install_s"] = _step(
             "installing the wheel",
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(python),
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                str(wheel),
+            ],
         )
         total = time.perf_counter() - started
         listing = subprocess.run(
