@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baseline.config import ConfigError
+
 __all__ = [
     "INSTALL_HINT",
     "ProfilerError",
@@ -49,8 +51,9 @@ _PR_SET_PDEATHSIG = 1
 _SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
 
 
-class ProfilerUnavailable(RuntimeError):
-    """py-spy is missing or may not attach; the message says how to fix it."""
+class ProfilerUnavailable(ConfigError):
+    """py-spy is missing or may not attach; the message says how to fix it. A ConfigError, so every command
+    that reports bad setup (exit 2, one clear line) reports this too."""
 
 
 class ProfilerError(RuntimeError):
