@@ -1,7 +1,7 @@
 """task_initializer: a task, its steps, edges and initial transitions in one transaction, then wake the orchestrator.
 
-Called by the API process itself so POST /v1/tasks can answer with the task uuid and step count. All statements
-go out in one pipeline (one network round trip plus the commit).
+Called by the API process itself so POST /v1/tasks can answer with the task uuid and step count. The whole graph
+and the NOTIFY are one statement: one round trip and one (synchronous) commit.
 """
 
 from __future__ import annotations
@@ -89,6 +89,31 @@ def load_template(conn: psycopg.Connection, namespace: str, name: str, version: 
     return ResolvedTemplate(row[0], template, {n: u for n, u in step_rows})
 
 
+# The whole graph in one statement (one round trip, one commit); foreign keys are checked at its end.
+_CREATE = """
+WITH task AS (
+    INSERT INTO tasks (task_uuid, named_task_uuid, initiator, source_system, reason, tags, context, priority,
+                       correlation_id, idempotency_key)
+    VALUES (%(task)s, %(named_task)s, %(initiator)s, %(source_system)s, %(reason)s, %(tags)s, %(context)s,
+            %(priority)s, %(correlation_id)s, %(idempotency_key)s)
+), steps AS (
+    INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, retryable, max_attempts, inputs)
+    SELECT u.id, %(task)s, u.named, u.retryable, u.max_attempts, u.inputs
+    FROM unnest(%(steps)s::uuid[], %(named_steps)s::uuid[], %(retryable)s::bool[], %(max_attempts)s::int[],
+                %(inputs)s::jsonb[]) AS u(id, named, retryable, max_attempts, inputs)
+), edges AS (
+    INSERT INTO workflow_step_edges (from_step_uuid, to_step_uuid)
+    SELECT * FROM unnest(%(edge_from)s::uuid[], %(edge_to)s::uuid[])
+), task_state AS (
+    INSERT INTO task_transitions (task_uuid, from_state, to_state, sort_key) VALUES (%(task)s, NULL, %(task_state)s, 0)
+), step_states AS (
+    INSERT INTO workflow_step_transitions (workflow_step_uuid, from_state, to_state, sort_key)
+    SELECT unnest(%(steps)s::uuid[]), NULL, %(step_state)s, 0
+)
+SELECT pg_notify(%(channel)s, %(payload)s)
+"""
+
+
 def _existing(conn: psycopg.Connection, idempotency_key: str) -> InitializedTask | None:
     row = conn.execute(
         "SELECT t.task_uuid, (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid), tt.to_state "
@@ -114,53 +139,32 @@ def initialize_task(
     ids = [step_uuids[s.name] for s in template.steps]
     edges = [(step_uuids[dep], step_uuids[s.name]) for s in template.steps for dep in s.depends_on]
     try:
-        with conn.pipeline(), conn.transaction():
-            conn.execute(
-                "INSERT INTO tasks (task_uuid, named_task_uuid, initiator, source_system, reason, tags, context, "
-                "priority, correlation_id, idempotency_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    task_uuid,
-                    resolved.named_task_uuid,
-                    request.initiator,
-                    request.source_system,
-                    request.reason,
-                    Jsonb(request.tags),
-                    Jsonb(request.context),
-                    request.priority,
-                    request.correlation_id,
-                    request.idempotency_key,
-                ),
-            )
-            conn.execute(
-                "INSERT INTO workflow_steps (workflow_step_uuid, task_uuid, named_step_uuid, retryable, max_attempts,"
-                " inputs) SELECT u.id, %s, u.named, u.retryable, u.max_attempts, u.inputs "
-                "FROM unnest(%s::uuid[], %s::uuid[], %s::bool[], %s::int[], %s::jsonb[]) "
-                "AS u(id, named, retryable, max_attempts, inputs)",
-                (
-                    task_uuid,
-                    ids,
-                    [resolved.named_step_uuids[s.name] for s in template.steps],
-                    [s.retryable for s in template.steps],
-                    [s.max_attempts for s in template.steps],
-                    [Jsonb({"handler": s.handler, "backoff_seconds": s.backoff_seconds}) for s in template.steps],
-                ),
-            )
-            if edges:
-                conn.execute(
-                    "INSERT INTO workflow_step_edges (from_step_uuid, to_step_uuid) "
-                    "SELECT * FROM unnest(%s::uuid[], %s::uuid[])",
-                    ([e[0] for e in edges], [e[1] for e in edges]),
-                )
-            conn.execute(
-                "INSERT INTO task_transitions (task_uuid, from_state, to_state, sort_key) VALUES (%s, NULL, %s, 0)",
-                (task_uuid, TASK_PENDING),
-            )
-            conn.execute(
-                "INSERT INTO workflow_step_transitions (workflow_step_uuid, from_state, to_state, sort_key) "
-                "SELECT unnest(%s::uuid[]), NULL, %s, 0",
-                (ids, STEP_PENDING),
-            )
-            conn.execute("SELECT pg_notify(%s, %s)", (ORCHESTRATION_CHANNEL, f"task:{task_uuid}"))
+        conn.execute(
+            _CREATE,
+            {
+                "task": task_uuid,
+                "named_task": resolved.named_task_uuid,
+                "initiator": request.initiator,
+                "source_system": request.source_system,
+                "reason": request.reason,
+                "tags": Jsonb(request.tags),
+                "context": Jsonb(request.context),
+                "priority": request.priority,
+                "correlation_id": request.correlation_id,
+                "idempotency_key": request.idempotency_key,
+                "steps": ids,
+                "named_steps": [resolved.named_step_uuids[s.name] for s in template.steps],
+                "retryable": [s.retryable for s in template.steps],
+                "max_attempts": [s.max_attempts for s in template.steps],
+                "inputs": [Jsonb({"handler": s.handler, "backoff_seconds": s.backoff_seconds}) for s in template.steps],
+                "edge_from": [e[0] for e in edges],
+                "edge_to": [e[1] for e in edges],
+                "task_state": TASK_PENDING,
+                "step_state": STEP_PENDING,
+                "channel": ORCHESTRATION_CHANNEL,
+                "payload": f"task:{task_uuid}",
+            },
+        )
     except psycopg.errors.UniqueViolation:
         if request.idempotency_key is None:
             raise
