@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -19,7 +17,6 @@ __all__ = [
     "ORCHESTRATION_CHANNEL",
     "Jsonb",
     "connect",
-    "pipelined",
     "resolve_dsn",
     "step_channel",
 ]
@@ -45,13 +42,3 @@ def connect(dsn: str, autocommit: bool = True, role: str = "tasker", durable: bo
     """
     options = "" if durable else "-c synchronous_commit=off"
     return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name=role, options=options)
-
-
-@contextmanager
-def pipelined(conn: psycopg.Connection) -> Iterator[None]:
-    """Pipeline mode for a block, or nothing when the caller already runs one (a nested block adds a sync)."""
-    if conn.pgconn.pipeline_status:
-        yield
-    else:
-        with conn.pipeline():
-            yield

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import ORCHESTRATION_CHANNEL, connect, pipelined
+from tasker.db import ORCHESTRATION_CHANNEL, connect
 from tasker.orchestration.lifecycle import result_processor, step_enqueuer, task_finalizer
 from tasker.states import TASK_TERMINAL_STATES
 
@@ -40,7 +40,7 @@ class Orchestrator:
 
     def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
         """Enqueue the ready steps of one task (its own transaction); finalize it if nothing can run."""
-        with pipelined(conn), conn.transaction():
+        with conn.transaction():
             task, readiness = step_enqueuer.lock_task_with_readiness(conn, task_uuid)
             if task is None or task.state in TASK_TERMINAL_STATES:
                 return []

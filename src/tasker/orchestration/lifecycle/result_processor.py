@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from tasker.db import Jsonb, pipelined
+from tasker.db import Jsonb
 from tasker.orchestration.lifecycle import step_enqueuer, task_finalizer
 from tasker.states import (
     STEP_COMPLETE,
@@ -84,8 +84,8 @@ def decide_outcome(success: bool, step_state: str, attempts: int, max_attempts: 
 
 
 def process_next_result(conn: psycopg.Connection, processor_uuid: uuid.UUID) -> ProcessedResult | None:
-    """Process the oldest pending result; None when the queue is empty. One transaction, three round trips."""
-    with pipelined(conn), conn.transaction():
+    """Process the oldest pending result; None when the queue is empty. Runs in its own transaction."""
+    with conn.transaction():
         row = conn.execute(_POP, (RESULT_KIND,)).fetchone()
         if row is None:
             return None
@@ -132,19 +132,18 @@ def apply_result(
     if outcome is None:
         return ProcessedResult(task.task_uuid, step_uuid, None)
     results = message.get("result") if success else {"error": message.get("error"), "attempt": attempts}
-    with pipelined(conn):
-        conn.execute(
-            _APPLY,
-            {
-                "results": Jsonb(results),
-                "success": success,
-                "backoff": backoff_seconds if outcome == STEP_WAITING_FOR_RETRY else None,
-                "step": step_uuid,
-                "outcome": outcome,
-                "metadata": Jsonb({"attempts": attempts, "processor_uuid": str(processor_uuid)}),
-            },
-        )
-        readiness = step_enqueuer.fetch_readiness(conn, task.task_uuid)
+    conn.execute(
+        _APPLY,
+        {
+            "results": Jsonb(results),
+            "success": success,
+            "backoff": backoff_seconds if outcome == STEP_WAITING_FOR_RETRY else None,
+            "step": step_uuid,
+            "outcome": outcome,
+            "metadata": Jsonb({"attempts": attempts, "processor_uuid": str(processor_uuid)}),
+        },
+    )
+    readiness = step_enqueuer.fetch_readiness(conn, task.task_uuid)
     enqueued = step_enqueuer.enqueue_steps(conn, task, readiness, processor_uuid)
     finalization = None
     if not enqueued and not step_enqueuer.any_in_flight(readiness):

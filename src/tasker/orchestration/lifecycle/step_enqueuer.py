@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import pipelined, step_channel
+from tasker.db import step_channel
 from tasker.states import STEP_IN_FLIGHT_STATES, TASK_STEPS_IN_PROCESS
 
 _LOCK_TASK = (
@@ -67,13 +67,9 @@ def lock_task(conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> TaskRef |
 def lock_task_with_readiness(
     conn: psycopg.Connection, task_uuid: uuid.UUID | str
 ) -> tuple[TaskRef | None, list[StepReadiness]]:
-    """lock_task and fetch_readiness in one round trip (the readiness query runs after the lock is held)."""
-    with pipelined(conn):
-        lock = conn.execute(_LOCK_TASK, (task_uuid,))
-        readiness = conn.execute(_READINESS, (task_uuid,))
-        row = lock.fetchone()
-        steps = [StepReadiness(*r) for r in readiness.fetchall()]
-    return (None, []) if row is None else (TaskRef(row[0], row[1], row[2]), steps)
+    """lock_task then fetch_readiness (the readiness is read while the lock is held)."""
+    task = lock_task(conn, task_uuid)
+    return (None, []) if task is None else (task, fetch_readiness(conn, task.task_uuid))
 
 
 def fetch_readiness(conn: psycopg.Connection, task_uuid: uuid.UUID) -> list[StepReadiness]:

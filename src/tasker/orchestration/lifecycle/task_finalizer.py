@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tasker.db import COMPLETION_CHANNEL, Jsonb, pipelined
+from tasker.db import COMPLETION_CHANNEL, Jsonb
 from tasker.states import (
     STEP_WAITING_FOR_RETRY,
     TASK_BLOCKED_BY_FAILURES,
@@ -55,18 +55,15 @@ def transition(
     A terminal state is what clients wait for, so its commit is synchronous even on a connection whose internal
     hand-offs are not; flushing it also flushes every earlier hand-off of the task.
     """
-    with pipelined(conn):
-        if state in TASK_TERMINAL_STATES:
-            conn.execute("SET LOCAL synchronous_commit = on")
+    if state in TASK_TERMINAL_STATES:
+        conn.execute("SET LOCAL synchronous_commit = on")
+    conn.execute("SELECT tasker_transition_task(%s, %s, %s, %s)", (task_uuid, state, processor_uuid, Jsonb(metadata)))
+    if state in TASK_TERMINAL_STATES:
         conn.execute(
-            "SELECT tasker_transition_task(%s, %s, %s, %s)", (task_uuid, state, processor_uuid, Jsonb(metadata))
+            "UPDATE tasks SET complete = %s, updated_at = now() WHERE task_uuid = %s",
+            (state == TASK_COMPLETE, task_uuid),
         )
-        if state in TASK_TERMINAL_STATES:
-            conn.execute(
-                "UPDATE tasks SET complete = %s, updated_at = now() WHERE task_uuid = %s",
-                (state == TASK_COMPLETE, task_uuid),
-            )
-            conn.execute("SELECT pg_notify(%s, %s)", (COMPLETION_CHANNEL, str(task_uuid)))
+        conn.execute("SELECT pg_notify(%s, %s)", (COMPLETION_CHANNEL, str(task_uuid)))
 
 
 def finalize_task(
