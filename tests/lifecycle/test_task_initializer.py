@@ -19,7 +19,7 @@ from tasker.templates import load_bundled_templates
 
 pytestmark = pytest.mark.integration
 
-ROUNDS = 25
+ROUNDS = 40
 
 
 def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection) -> None:
