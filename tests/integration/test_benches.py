@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from baseline.benches.e2e import WORKFLOWS
 from baseline.benches.registry import BENCHES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -185,3 +186,8 @@ def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env
     doc = json.loads((run_dir / "e2e.json").read_text())
     window = doc["extra"]["profiles"][0]
     assert window["prefix"] == "e2e-" and all(n > 0 for n in window["samples"].values())
+    # Latency cases come from the unprofiled pass; the profiled pass only states its cost.
+    assert [c["id"] for c in doc["cases"]] == [f"e2e/workflow/{w}" for w in WORKFLOWS]
+    overhead = doc["extra"]["profiled_window"]
+    assert set(overhead) == set(WORKFLOWS)
+    assert all(o["profiled_samples"] > 0 and o["overhead_ratio"] > 0 for o in overhead.values())
