@@ -51,6 +51,10 @@ IDLE_LEAF_NAMES: tuple[str, ...] = (
 #: Leaf names ending or starting like this block too (`idle_wait`, `Condition.wait`, `_wait_for_tstate_lock`).
 IDLE_LEAF_SUFFIXES: tuple[str, ...] = ("wait", "sleep")
 IDLE_LEAF_PREFIXES: tuple[str, ...] = ("wait_for", "_wait_for")
+#: Event-loop entry points that show as the leaf while a C loop (uvloop) waits for I/O.
+EVENT_LOOP_LEAF_NAMES: tuple[str, ...] = ("run", "run_forever", "run_until_complete")
+#: A wait under one of these frames is a wait for a pooled database connection (contention), not idleness.
+POOL_WAIT_PATTERNS: tuple[str, ...] = ("getconn", "connection (psycopg_pool")
 #: Any frame matching these marks the whole stack idle (blocked waiting for LISTEN/NOTIFY wake-ups).
 IDLE_PATTERNS: tuple[str, ...] = ("notifies", "wait_for_notify")
 #: The leaf frame (the code on CPU) decides among these; the first category that matches wins.
@@ -80,6 +84,12 @@ def _matches(frame: str, patterns: Sequence[str]) -> bool:
 def _function(frame: str) -> str:
     """Unqualified, lower-case function name: py-spy on 3.11+ writes `EpollSelector.select`."""
     return split_frame(frame)[0].strip().rsplit(".", 1)[-1].lower()
+
+
+def _is_event_loop_leaf(frame: str) -> bool:
+    """An asyncio runner as the leaf: the loop (uvloop's, in C) is polling where py-spy cannot see."""
+    name, path = split_frame(frame)
+    return bool(path) and "asyncio" in path and name.rsplit(".", 1)[-1] in EVENT_LOOP_LEAF_NAMES
 
 
 def _is_idle_leaf(name: str) -> bool:
@@ -116,13 +126,18 @@ def _classify(
 ) -> str:
     if any(f[0] for f in facts):
         return "idle"
+    leaf_frame = frames[-1]
+    if _matches(leaf_frame, DATABASE_PATTERNS):
+        return "database_wait"
+    leaf = _function(leaf_frame)
+    if _is_idle_leaf(leaf) or _is_event_loop_leaf(leaf_frame):
+        # A thread parked on a lock, queue or selector is idle even under a pool's frames (pool workers wait for
+        # jobs), except a wait for a pooled connection: that is contention for the database.
+        return "database_wait" if any(_matches(f, POOL_WAIT_PATTERNS) for f in frames) else "idle"
     if any(f[1] for f in facts):
         return "database_wait"
-    leaf = _function(frames[-1])
     if leaf in SOCKET_LEAF_NAMES:
         return "database_wait"
-    if _is_idle_leaf(leaf):
-        return "idle"
     patterns = CATEGORY_PATTERNS if category_patterns is None else category_patterns
     for category, pats in patterns.items():
         if _matches(frames[-1], pats):

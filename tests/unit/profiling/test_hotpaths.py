@@ -98,3 +98,33 @@ def test_render_markdown_table(analysis: dict) -> None:
 def test_empty_profile_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no samples"):
         hotpaths.analyze({})
+
+
+def test_parked_threads_and_event_loop_are_idle_but_pool_and_driver_waits_are_database() -> None:
+    pool_worker = [
+        "Thread._bootstrap (threading.py)",
+        "worker (psycopg_pool/pool.py)",
+        "Queue.get (queue.py)",
+        "Condition.wait (threading.py)",
+    ]
+    anyio_worker = [
+        "Thread._bootstrap (threading.py)",
+        "WorkerThread.run (anyio/_backends/_asyncio.py)",
+        "Queue.get (queue.py)",
+        "Condition.wait (threading.py)",
+    ]
+    loop = ["<module> (tasker)", "main (tasker/cli.py)", "Runner.run (asyncio/runners.py)"]
+    pool_contention = [
+        "handler (app.py)",
+        "ConnectionPool.getconn (psycopg_pool/pool.py)",
+        "Condition.wait (threading.py)",
+    ]
+    driver_wait = ["handler (app.py)", "Cursor.execute (psycopg/cursor.py)", "Connection.wait (psycopg/connection.py)"]
+    assert hotpaths.classify_stack(pool_worker) == "idle"
+    assert hotpaths.classify_stack(anyio_worker) == "idle"
+    assert hotpaths.classify_stack(loop) == "idle"
+    assert hotpaths.classify_stack(pool_contention) == "database_wait"
+    assert hotpaths.classify_stack(driver_wait) == "database_wait"
+    # Idle parked threads never count as message passing, although `queue.py` is in their stacks.
+    analysis = hotpaths.analyze({";".join(pool_worker): 90, ";".join(driver_wait): 10})
+    assert analysis["message_passing"]["samples"] == 0
