@@ -30,17 +30,23 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     module_name, _, function = target.partition(":")
     bench: Any = getattr(importlib.import_module(module_name), function)
+    from baseline.services.processes import ProcessFailed
+    from baseline.services.stack import StackError
+    from baseline.store import StoreError
+
     setup_errors: tuple[type[Exception], ...] = (ConfigError,)
+    failures: tuple[type[Exception], ...] = (BenchError, StackError, ProcessFailed, StoreError)
     if config.profile:  # py-spy is needed (and imported) only when profiling
-        from baseline.profiling.capture import ProfilerUnavailable
+        from baseline.profiling.capture import ProfilerError, ProfilerUnavailable
 
         setup_errors = (ConfigError, ProfilerUnavailable)
+        failures = (*failures, ProfilerError)
     try:
         path = execute_bench(config, phase, bench, settle=phase in SETTLE)
     except setup_errors as exc:
         print(f"{args.command}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    except BenchError as exc:
+    except failures as exc:
         print(f"{args.command}: FAILED: {exc}", file=sys.stderr)
         return 1
     print(f"{args.command}: wrote {path}")
