@@ -14,6 +14,7 @@ import fcntl
 import os
 import shlex
 import sys
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,16 @@ def _common(label: str, run: int | None, quick: bool) -> list[str]:
     return args
 
 
+def _output_dir() -> Path:
+    """Where results go, resolved like baseline.config does: BASELINE_OUTPUT_DIR, [tool.baseline], profiles."""
+    configured = os.environ.get("BASELINE_OUTPUT_DIR")
+    if not configured:
+        with open(ROOT / "pyproject.toml", "rb") as fh:
+            configured = tomllib.load(fh).get("tool", {}).get("baseline", {}).get("output_dir", "profiles")
+    path = Path(configured)
+    return path if path.is_absolute() else ROOT / path
+
+
 @contextmanager
 def _pipeline_lock(label: str) -> Iterator[None]:
     """Hold the label's lock for the whole pipeline; the sessions it runs inherit it.
@@ -49,7 +60,7 @@ def _pipeline_lock(label: str) -> Iterator[None]:
     Same protocol as baseline.store.label_lock (flock on profiles/<label>/.lock holding the pid, and
     BASELINE_LABEL_LOCK=<path>:<pid> for children), spelled out here so invoke needs nothing but invoke.
     """
-    label_dir = ROOT / "profiles" / label
+    label_dir = _output_dir() / label
     label_dir.mkdir(parents=True, exist_ok=True)
     lock_path = label_dir / ".lock"
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -119,7 +130,7 @@ def baseline(
         failed = [run for run in targets if not _one_run(c, label, run, quick, profile)]
         _nox(c, "summarize", *_common(label, None, quick))
     if failed:
-        raise Exit(f"baseline {label!r}: run(s) {failed} failed; see profiles/{label}/manifest.json", 1)
+        raise Exit(f"baseline {label!r}: run(s) {failed} failed; see {_output_dir() / label / 'manifest.json'}", 1)
 
 
 @task(help={"label": "folder under profiles/", "quick": "small samples: a smoke test"})
