@@ -1,8 +1,8 @@
 """The orchestrator process: woken by NOTIFY on tasker_orchestration, with a slow poll as a safety net.
 
-Payload `task:<uuid>`: a new task -> enqueue its ready steps. Payload `result`: drain the results queue.
-The poll (about 1 s) finds tasks left behind (retry backoff elapsed, missed notifications) through
-get_next_ready_tasks and drains the results queue.
+Payload `task:<uuid>`: a new task -> enqueue its ready steps. Payload `result`: one result was submitted ->
+process one from the results queue. The poll (about 1 s) finds tasks left behind (retry backoff elapsed,
+missed notifications) through get_next_ready_tasks and drains the results queue.
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ class Orchestrator:
         self.stats.tasks_started += 1
         return enqueued
 
-    def drain_results(self, conn: psycopg.Connection) -> int:
+    def drain_results(self, conn: psycopg.Connection, limit: int | None = None) -> int:
+        """Process queued results until the queue is empty (or `limit` were processed)."""
         count = 0
-        while result_processor.process_next_result(conn, self.processor_uuid) is not None:
+        while limit is None or count < limit:
+            if result_processor.process_next_result(conn, self.processor_uuid) is None:
+                break
             count += 1
         self.stats.results_processed += count
         return count
@@ -79,11 +82,14 @@ class Orchestrator:
             log.info("orchestrator %s listening on %s", self.processor_uuid, ORCHESTRATION_CHANNEL)
             next_poll = 0.0
             new_tasks: list[str] = []
+            results_due = 0  # one NOTIFY per submitted result: process that many, no empty pop after them
             while not stop.is_set():
                 for task_uuid in new_tasks:
                     self._guard(conn, self.start_task, task_uuid)
                 new_tasks.clear()
-                self._guard(conn, self.drain_results)
+                if results_due:
+                    self._guard(conn, self.drain_results, results_due)
+                    results_due = 0
                 if time.monotonic() >= next_poll:
                     self._guard(conn, self.poll)
                     self._guard(conn, self.drain_results)
@@ -92,6 +98,8 @@ class Orchestrator:
                 for note in conn.notifies(timeout=timeout, stop_after=1):
                     if note.payload.startswith("task:"):
                         new_tasks.append(note.payload[5:])
+                    else:
+                        results_due += 1
 
     def _guard(self, conn: psycopg.Connection, fn: object, *args: object) -> None:
         """One bad task or message must not stop the loop; its transaction rolled back, the poll retries it."""
