@@ -72,12 +72,25 @@ class LabelRuns:
                     if samples:
                         entry["runs"].append((run.run, samples))
                         entry["recorded"][run.run] = case.get("summary") or {}
-                    entry["flags"] += [f"{flag} (run {run.run})" for flag in result.get("flags") or []]
+                    entry["flags"] += [(flag, run.run) for flag in result.get("flags") or []]
+        for entry in out.values():
+            entry["flags"] = _flags_by_run(entry["flags"])
         return out
 
     def profile_files(self, suffix: str) -> list[tuple[int, Path]]:
         """(run, path) of every `run-*/profiles/*<suffix>` file, sorted."""
         return [(run.run, path) for run in self.runs for path in sorted(run.profile_dir.glob(f"*{suffix}"))]
+
+
+def _flags_by_run(flags: list[tuple[str, int]]) -> list[str]:
+    """One line per flag naming the runs it was raised in: "autovacuum_in_window (runs 1, 3)"."""
+    runs: dict[str, list[int]] = {}
+    for flag, run in flags:
+        runs.setdefault(flag, []).append(run)
+    return [
+        f"{flag} (run{'s' if len(numbers) > 1 else ''} {', '.join(map(str, sorted(set(numbers))))})"
+        for flag, numbers in runs.items()
+    ]
 
 
 def _run_number(run_dir: Path) -> int:

@@ -168,3 +168,12 @@ def test_hotpath_headline_from_a_real_analysis(label_dir: Path) -> None:
     assert hot["message_passing_share"] == pytest.approx(0.10)
     assert hot["modules"]["result_processor"] == pytest.approx(0.90)
     assert hot["top"][0] == {"frame": "execute (psycopg/cursor.py)", "share": pytest.approx(0.90)}
+
+
+def test_a_flag_raised_in_several_runs_is_one_entry_naming_them() -> None:
+    from baseline.summary import _flags_by_run
+
+    assert _flags_by_run([("autovacuum_in_window", 3), ("checkpoint_in_window", 2), ("autovacuum_in_window", 1)]) == [
+        "autovacuum_in_window (runs 1, 3)",
+        "checkpoint_in_window (run 2)",
+    ]
