@@ -24,3 +24,19 @@ def test_handoff_connections_are_asynchronous_but_terminal_states_are_not(engine
             task_finalizer.transition(handoff, task.task_uuid, "complete", uuid.uuid4(), {})
             assert handoff.execute("SHOW synchronous_commit").fetchone() == ("on",)
         assert handoff.execute("SHOW synchronous_commit").fetchone() == ("off",)  # SET LOCAL: this commit only
+
+
+def test_server_side_finalization_commits_synchronously(engine_dsn: str) -> None:
+    """tasker_finalize_task (the hand-off functions' finalizer) raises synchronous_commit for its transaction only."""
+    with connect(engine_dsn, durable=False) as handoff:
+        task = initialize_task(handoff, TaskRequest("linear_workflow", "mathematical_sequence", "1.0.0", {}))
+        with handoff.transaction():
+            handoff.execute(
+                "SELECT tasker_transition_step(workflow_step_uuid, 'complete') FROM workflow_steps "
+                "WHERE task_uuid = %s",
+                (task.task_uuid,),
+            )
+            done = task_finalizer.finalize_task(handoff, task.task_uuid, "steps_in_process", ["complete"], uuid.uuid4())
+            assert (done.execution_status, done.state) == ("all_complete", "complete")
+            assert handoff.execute("SHOW synchronous_commit").fetchone() == ("on",)
+        assert handoff.execute("SHOW synchronous_commit").fetchone() == ("off",)

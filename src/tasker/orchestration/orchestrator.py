@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import psycopg
 
 from tasker.db import ORCHESTRATION_CHANNEL, connect
-from tasker.orchestration.lifecycle import result_processor, step_enqueuer, task_finalizer
-from tasker.states import TASK_TERMINAL_STATES
+from tasker.orchestration.lifecycle import result_processor, step_enqueuer
 
 log = logging.getLogger("tasker.orchestrator")
 
@@ -39,18 +38,12 @@ class Orchestrator:
         self.stats = OrchestratorStats()
 
     def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
-        """Enqueue the ready steps of one task (its own transaction); finalize it if nothing can run."""
-        with conn.transaction():
-            task, readiness = step_enqueuer.lock_task_with_readiness(conn, task_uuid)
-            if task is None or task.state in TASK_TERMINAL_STATES:
-                return []
-            enqueued = step_enqueuer.enqueue_steps(conn, task, readiness, self.processor_uuid)
-            if not enqueued and not step_enqueuer.any_in_flight(readiness):
-                task_finalizer.finalize_task(
-                    conn, task.task_uuid, task.state, [s.state for s in readiness], self.processor_uuid
-                )
+        """Enqueue the ready steps of one task (one statement, its own transaction); finalize it if nothing can run."""
+        started = step_enqueuer.start_task(conn, task_uuid, self.processor_uuid)
+        if started is None or started.enqueued is None:
+            return []
         self.stats.tasks_started += 1
-        return enqueued
+        return started.enqueued
 
     def drain_results(self, conn: psycopg.Connection, limit: int | None = None) -> int:
         """Process queued results until the queue is empty (or `limit` were processed)."""

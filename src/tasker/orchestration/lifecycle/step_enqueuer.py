@@ -2,7 +2,10 @@
 
 The step's `enqueued` transition and its queue message commit in the caller's transaction, so a worker never
 sees a message for a step that is not yet marked enqueued; the NOTIFY is delivered at that commit.
-Every function here runs inside the caller's transaction, with the task row locked by `lock_task`.
+The hot paths are one server-side call each (sql/0003_handoffs.sql): `start_task` (lock, enqueue, finalize when
+nothing can run) and `enqueue_ready_steps` (readiness + publishing); one round trip instead of several client
+statements, which cost the orchestrator more CPU than the work they carried. The other functions run inside the
+caller's transaction, with the task row locked by `lock_task`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ WITH ready AS (
 SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM queued), (SELECT count(*) FROM task_moved),
        pg_notify(%(channel)s, %(task)s::text)
 """
+_ENQUEUE_READY = "SELECT enqueued, in_flight, retry_waiting FROM tasker_enqueue_ready_steps(%s, %s, %s, %s)"
+_START = "SELECT task_state, enqueued, execution_status, new_state FROM tasker_start_task(%s, %s)"
 _READINESS = "SELECT workflow_step_uuid, name, current_state, ready_for_execution FROM get_step_readiness_status(%s)"
 
 
@@ -103,5 +108,24 @@ def enqueue_steps(
 
 
 def enqueue_ready_steps(conn: psycopg.Connection, task: TaskRef, processor_uuid: uuid.UUID) -> list[str]:
-    """Readiness query plus publishing, for a task locked in the caller's transaction."""
-    return enqueue_steps(conn, task, fetch_readiness(conn, task.task_uuid), processor_uuid)
+    """Readiness query plus publishing (one statement), for a task locked in the caller's transaction."""
+    row = conn.execute(_ENQUEUE_READY, (task.task_uuid, task.namespace, task.state, processor_uuid)).fetchone()
+    return list(row[0]) if row else []
+
+
+@dataclass(frozen=True)
+class StartedTask:
+    task_uuid: uuid.UUID | str
+    state: str  # the task's state when it was locked
+    enqueued: list[str] | None  # None: the task was terminal and left alone
+    execution_status: str | None  # set when the task was finalized (nothing could run)
+    new_state: str | None  # the state the finalizer moved it to, if any
+
+
+def start_task(conn: psycopg.Connection, task_uuid: uuid.UUID | str, processor_uuid: uuid.UUID) -> StartedTask | None:
+    """Lock a task, enqueue its ready steps, finalize it when nothing can run: one statement (its own commit in
+    autocommit, synchronous when the task reaches a terminal state). None for an unknown task."""
+    row = conn.execute(_START, (task_uuid, processor_uuid)).fetchone()
+    if row is None:
+        return None
+    return StartedTask(task_uuid, row[0], None if row[1] is None else list(row[1]), row[2], row[3])

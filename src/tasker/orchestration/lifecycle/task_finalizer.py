@@ -23,7 +23,8 @@ from tasker.states import (
     TASK_WAITING_FOR_RETRY,
 )
 
-_CONTEXT = "SELECT execution_status, total_steps, completed_steps, failed_steps FROM get_task_execution_context(%s)"
+# The rule of next_task_state plus the transition, server side (sql/0003_handoffs.sql): one round trip.
+_FINALIZE = "SELECT execution_status, new_state FROM tasker_finalize_task(%s, %s, %s, %s)"
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,18 @@ def finalize_task(
     step_states: list[str],
     processor_uuid: uuid.UUID,
 ) -> Finalization:
-    """Settle a task locked in the caller's transaction whose steps are not in flight."""
-    row = conn.execute(_CONTEXT, (task_uuid,)).fetchone()
-    if row is None:
-        raise LookupError(f"task {task_uuid} does not exist")
-    execution_status = row[0]
-    state = next_task_state(execution_status, current_state, STEP_WAITING_FOR_RETRY in step_states)
-    if state is not None:
-        metadata = {"execution_status": execution_status, "completed_steps": row[2], "failed_steps": row[3]}
-        transition(conn, task_uuid, state, processor_uuid, metadata)
-    return Finalization(task_uuid, execution_status, state)
+    """Settle a task locked in the caller's transaction whose steps are not in flight (one statement).
+
+    tasker_finalize_task applies next_task_state's rule to get_task_execution_context and, on a terminal state,
+    flags the task, NOTIFYs the completion channel and makes this transaction's commit synchronous.
+    """
+    retry_waiting = STEP_WAITING_FOR_RETRY in step_states
+    try:
+        row = conn.execute(_FINALIZE, (task_uuid, current_state, retry_waiting, processor_uuid)).fetchone()
+    except psycopg.errors.NoDataFound:
+        raise LookupError(f"task {task_uuid} does not exist") from None
+    assert row is not None
+    return Finalization(task_uuid, row[0], row[1])
 
 
 def fail_task(conn: psycopg.Connection, task_uuid: uuid.UUID, processor_uuid: uuid.UUID, reason: str) -> None:
