@@ -58,7 +58,9 @@ WITH claimed AS (
     WHERE d.distance = 1
 )
 SELECT c.msg_id, c.message, s.workflow_step_uuid, s.attempts, s.inputs, t.context, p.results,
-       (SELECT count(*) FROM moved)
+       (SELECT count(*) FROM moved),
+       EXISTS (SELECT 1 FROM step_queue_messages m
+               WHERE m.namespace = ANY(%(namespaces)s) AND m.vt <= clock_timestamp() AND m.msg_id <> c.msg_id)
 FROM claimed c
 LEFT JOIN step s ON true
 LEFT JOIN tasks t ON t.task_uuid = s.task_uuid
@@ -91,6 +93,7 @@ class ClaimedStep:
     handler: str
     context: dict[str, Any]
     parent_results: dict[str, Any]
+    more: bool = False  # another message was visible when this one was claimed
 
 
 class Worker:
@@ -117,7 +120,7 @@ class Worker:
             row = conn.execute(_CLAIM, params).fetchone()
             if row is None:
                 return None
-            msg_id, message, step_uuid, attempt, inputs, context, parents, _ = row
+            msg_id, message, step_uuid, attempt, inputs, context, parents, _, more = row
             if step_uuid is None:
                 conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
                 continue
@@ -130,6 +133,7 @@ class Worker:
                 (inputs or {}).get("handler", "math"),
                 context,
                 parents or {},
+                more,
             )
 
     def execute(self, step: ClaimedStep) -> dict[str, Any]:
@@ -155,30 +159,71 @@ class Worker:
         }
         conn.execute(_SUBMIT, params)
 
-    def run_one(self, conn: psycopg.Connection) -> bool:
+    def run_one(self, conn: psycopg.Connection, wakeups: Wakeups | None = None) -> bool:
         step = self.claim(conn)
         if step is None:
             return False
+        if wakeups is not None and step.more:
+            wakeups.notify()  # another idle loop claims the next message while this one runs its step
         self.submit(conn, step, self.execute(step))
         self.completed += 1
         return True
 
-    def run(self, stop: threading.Event | None = None) -> None:
+    def run(self, stop: threading.Event | None = None, wakeups: Wakeups | None = None) -> None:
+        """Claim loop. With `wakeups`, a process-wide listener wakes it (see Wakeups); alone, it LISTENs itself."""
         stop = stop or threading.Event()
         with connect(self.dsn, role="tasker-worker", durable=self.durable) as conn:
-            for namespace in self.namespaces:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(step_channel(namespace))))
+            if wakeups is None:
+                listen(conn, self.namespaces)
             log.info("worker %s serving %s", self.worker_id, ", ".join(self.namespaces))
             while not stop.is_set():
                 try:
-                    if self.run_one(conn):
+                    if self.run_one(conn, wakeups):
                         continue
                 except psycopg.OperationalError:
                     raise
                 except psycopg.Error:
                     log.exception("worker %s: step failed to claim or submit; it will be redelivered", self.worker_id)
-                for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
-                    pass
+                if wakeups is not None:
+                    wakeups.wait(self.poll_interval)
+                else:
+                    for _ in conn.notifies(timeout=self.poll_interval, stop_after=1):
+                        pass
+
+
+def listen(conn: psycopg.Connection, namespaces: list[str]) -> None:
+    for namespace in namespaces:
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(step_channel(namespace))))
+
+
+class Wakeups:
+    """One LISTEN connection per worker process, waking one idle claim loop per notification.
+
+    With every loop LISTENing itself, each step NOTIFY woke all of them (8 with 2 processes x 4) and all but one
+    ran an empty claim: CPU on both sides on a CPU-bound machine. Here a notification wakes one loop; a loop whose
+    claim saw more visible messages wakes the next one (fan-out runs in parallel). Loops also wake
+    every poll interval (messages whose visibility timeout expired, missed notifications).
+    """
+
+    def __init__(self) -> None:
+        self._pending = threading.Semaphore(0)
+
+    def notify(self) -> None:
+        self._pending.release()
+
+    def wait(self, timeout: float) -> None:
+        self._pending.acquire(timeout=timeout)
+        # Several notifications for one burst (one per enqueue transaction) must not wake loops in a cascade of
+        # empty claims: whoever runs now claims until the queue is empty, so drop the surplus.
+        while self._pending.acquire(blocking=False):
+            pass
+
+    def listen_forever(self, dsn: str, namespaces: list[str], stop: threading.Event) -> None:
+        with connect(dsn, role="tasker-worker-listener") as conn:
+            listen(conn, namespaces)
+            while not stop.is_set():
+                for _ in conn.notifies(timeout=0.5):
+                    self.notify()
 
 
 def run_workers(
@@ -189,19 +234,22 @@ def run_workers(
     stop: threading.Event | None = None,
     durable: bool = False,
 ) -> None:
-    """`concurrency` claim loops, one connection each; returns when `stop` is set or a loop dies."""
+    """`concurrency` claim loops (one connection each) woken by one listener; returns when `stop` is set or a
+    thread dies."""
     stop = stop or threading.Event()
     if concurrency <= 1:
         Worker(dsn, namespaces, visibility_timeout, durable=durable).run(stop)
         return
+    wakeups = Wakeups()
+    loops = [Worker(dsn, namespaces, visibility_timeout, durable=durable) for _ in range(concurrency)]
     threads = [
         threading.Thread(
-            target=Worker(dsn, namespaces, visibility_timeout, durable=durable).run,
-            args=(stop,),
-            name=f"worker-{i}",
-            daemon=True,
+            target=wakeups.listen_forever, args=(dsn, loops[0].namespaces, stop), name="worker-listener", daemon=True
         )
-        for i in range(concurrency)
+    ]
+    threads += [
+        threading.Thread(target=w.run, args=(stop, wakeups), name=f"worker-{i}", daemon=True)
+        for i, w in enumerate(loops)
     ]
     for t in threads:
         t.start()
@@ -210,4 +258,4 @@ def run_workers(
     crashed = not stop.is_set()
     stop.set()
     if crashed:
-        raise SystemExit("a worker loop died (see its traceback above); stopping the worker process")
+        raise SystemExit("a worker thread died (see its traceback above); stopping the worker process")

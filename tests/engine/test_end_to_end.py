@@ -77,9 +77,14 @@ def results_of(api: str, task_uuid: str) -> tuple[dict, dict]:
     return body, {s["name"]: s["results"] for s in body["steps"]}
 
 
-def test_all_four_workflows_complete_with_exact_results(engine_dsn: str, listener: psycopg.Connection) -> None:
-    with EngineStack(engine_dsn, workers=2) as stack:
-        tasks = {create(stack.api_url, ns, name, {"even_number": 6}): (ns, name) for ns, name in EXPECTED}
+@pytest.mark.parametrize("concurrency", [1, 4], ids=["one-loop", "four-loops-one-listener"])
+def test_all_four_workflows_complete_with_exact_results(
+    engine_dsn: str, listener: psycopg.Connection, concurrency: int
+) -> None:
+    with EngineStack(engine_dsn, workers=2, worker_concurrency=concurrency) as stack:
+        tasks = {
+            create(stack.api_url, ns, name, {"even_number": 6}): (ns, name) for _ in range(3) for ns, name in EXPECTED
+        }
         wait_completed(listener, set(tasks), timeout=60)
         for task_uuid, key in tasks.items():
             body, results = results_of(stack.api_url, task_uuid)
