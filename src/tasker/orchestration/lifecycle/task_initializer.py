@@ -72,20 +72,38 @@ class TemplateCache:
                 self._items[key] = found
         return found
 
+    async def resolve_async(
+        self, conn: psycopg.AsyncConnection, namespace: str, name: str, version: str
+    ) -> ResolvedTemplate:
+        key = (namespace, name, version)
+        found = self._items.get(key)
+        if found is None:
+            cur = await conn.execute(_TEMPLATE_SQL, (namespace, name, version))
+            row = await cur.fetchone()
+            if row is None:
+                raise TemplateNotFound(namespace, name, version)
+            template = TaskTemplate.from_json(row[1])
+            cur = await conn.execute(_STEPS_SQL, ([s.name for s in template.steps],))
+            found = ResolvedTemplate(row[0], template, {n: u for n, u in await cur.fetchall()})
+            with self._lock:
+                self._items[key] = found
+        return found
+
+
+_TEMPLATE_SQL = (
+    "SELECT nt.named_task_uuid, nt.configuration FROM named_tasks nt "
+    "JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid "
+    "WHERE ns.name = %s AND nt.name = %s AND nt.version = %s"
+)
+_STEPS_SQL = "SELECT name, named_step_uuid FROM named_steps WHERE name = ANY(%s)"
+
 
 def load_template(conn: psycopg.Connection, namespace: str, name: str, version: str) -> ResolvedTemplate:
-    row = conn.execute(
-        "SELECT nt.named_task_uuid, nt.configuration FROM named_tasks nt "
-        "JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid "
-        "WHERE ns.name = %s AND nt.name = %s AND nt.version = %s",
-        (namespace, name, version),
-    ).fetchone()
+    row = conn.execute(_TEMPLATE_SQL, (namespace, name, version)).fetchone()
     if row is None:
         raise TemplateNotFound(namespace, name, version)
     template = TaskTemplate.from_json(row[1])
-    step_rows = conn.execute(
-        "SELECT name, named_step_uuid FROM named_steps WHERE name = ANY(%s)", ([s.name for s in template.steps],)
-    ).fetchall()
+    step_rows = conn.execute(_STEPS_SQL, ([s.name for s in template.steps],)).fetchall()
     return ResolvedTemplate(row[0], template, {n: u for n, u in step_rows})
 
 
@@ -114,14 +132,55 @@ SELECT pg_notify(%(channel)s, %(payload)s)
 """
 
 
+_EXISTING = (
+    "SELECT t.task_uuid, (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid), tt.to_state "
+    "FROM tasks t JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent "
+    "WHERE t.idempotency_key = %s"
+)
+
+
 def _existing(conn: psycopg.Connection, idempotency_key: str) -> InitializedTask | None:
-    row = conn.execute(
-        "SELECT t.task_uuid, (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid), tt.to_state "
-        "FROM tasks t JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent "
-        "WHERE t.idempotency_key = %s",
-        (idempotency_key,),
-    ).fetchone()
+    row = conn.execute(_EXISTING, (idempotency_key,)).fetchone()
     return None if row is None else InitializedTask(row[0], int(row[1]), row[2], created=False)
+
+
+async def _existing_async(conn: psycopg.AsyncConnection, idempotency_key: str) -> InitializedTask | None:
+    cur = await conn.execute(_EXISTING, (idempotency_key,))
+    row = await cur.fetchone()
+    return None if row is None else InitializedTask(row[0], int(row[1]), row[2], created=False)
+
+
+def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uuid.UUID, int, dict[str, Any]]:
+    """(task uuid, step count, parameters of _CREATE) for a new task of a resolved template."""
+    template = resolved.template
+    task_uuid = uuid.uuid4()
+    step_uuids = {s.name: uuid.uuid4() for s in template.steps}
+    ids = [step_uuids[s.name] for s in template.steps]
+    edges = [(step_uuids[dep], step_uuids[s.name]) for s in template.steps for dep in s.depends_on]
+    params = {
+        "task": task_uuid,
+        "named_task": resolved.named_task_uuid,
+        "initiator": request.initiator,
+        "source_system": request.source_system,
+        "reason": request.reason,
+        "tags": Jsonb(request.tags),
+        "context": Jsonb(request.context),
+        "priority": request.priority,
+        "correlation_id": request.correlation_id,
+        "idempotency_key": request.idempotency_key,
+        "steps": ids,
+        "named_steps": [resolved.named_step_uuids[s.name] for s in template.steps],
+        "retryable": [s.retryable for s in template.steps],
+        "max_attempts": [s.max_attempts for s in template.steps],
+        "inputs": [Jsonb({"handler": s.handler, "backoff_seconds": s.backoff_seconds}) for s in template.steps],
+        "edge_from": [e[0] for e in edges],
+        "edge_to": [e[1] for e in edges],
+        "task_state": TASK_PENDING,
+        "step_state": STEP_PENDING,
+        "channel": ORCHESTRATION_CHANNEL,
+        "payload": f"task:{task_uuid}",
+    }
+    return task_uuid, len(ids), params
 
 
 def initialize_task(
@@ -133,38 +192,9 @@ def initialize_task(
         existing = _existing(conn, request.idempotency_key)
         if existing is not None:
             return existing
-    template = resolved.template
-    task_uuid = uuid.uuid4()
-    step_uuids = {s.name: uuid.uuid4() for s in template.steps}
-    ids = [step_uuids[s.name] for s in template.steps]
-    edges = [(step_uuids[dep], step_uuids[s.name]) for s in template.steps for dep in s.depends_on]
+    task_uuid, step_count, params = _create_params(request, resolved)
     try:
-        conn.execute(
-            _CREATE,
-            {
-                "task": task_uuid,
-                "named_task": resolved.named_task_uuid,
-                "initiator": request.initiator,
-                "source_system": request.source_system,
-                "reason": request.reason,
-                "tags": Jsonb(request.tags),
-                "context": Jsonb(request.context),
-                "priority": request.priority,
-                "correlation_id": request.correlation_id,
-                "idempotency_key": request.idempotency_key,
-                "steps": ids,
-                "named_steps": [resolved.named_step_uuids[s.name] for s in template.steps],
-                "retryable": [s.retryable for s in template.steps],
-                "max_attempts": [s.max_attempts for s in template.steps],
-                "inputs": [Jsonb({"handler": s.handler, "backoff_seconds": s.backoff_seconds}) for s in template.steps],
-                "edge_from": [e[0] for e in edges],
-                "edge_to": [e[1] for e in edges],
-                "task_state": TASK_PENDING,
-                "step_state": STEP_PENDING,
-                "channel": ORCHESTRATION_CHANNEL,
-                "payload": f"task:{task_uuid}",
-            },
-        )
+        conn.execute(_CREATE, params)
     except psycopg.errors.UniqueViolation:
         if request.idempotency_key is None:
             raise
@@ -172,4 +202,26 @@ def initialize_task(
         if existing is None:
             raise
         return existing
-    return InitializedTask(task_uuid, len(ids), TASK_PENDING, created=True)
+    return InitializedTask(task_uuid, step_count, TASK_PENDING, created=True)
+
+
+async def initialize_task_async(
+    conn: psycopg.AsyncConnection, request: TaskRequest, cache: TemplateCache
+) -> InitializedTask:
+    """initialize_task on an asyncio connection: the API's path, with no thread-pool hop per request."""
+    resolved = await cache.resolve_async(conn, request.namespace, request.name, request.version)
+    if request.idempotency_key is not None:
+        existing = await _existing_async(conn, request.idempotency_key)
+        if existing is not None:
+            return existing
+    task_uuid, step_count, params = _create_params(request, resolved)
+    try:
+        await conn.execute(_CREATE, params)
+    except psycopg.errors.UniqueViolation:
+        if request.idempotency_key is None:
+            raise
+        existing = await _existing_async(conn, request.idempotency_key)  # lost a race for the same key
+        if existing is None:
+            raise
+        return existing
+    return InitializedTask(task_uuid, step_count, TASK_PENDING, created=True)
