@@ -160,17 +160,24 @@ class Worker:
         conn.execute(_SUBMIT, params)
 
     def run_one(self, conn: psycopg.Connection, wakeups: Wakeups | None = None) -> bool:
+        return self._run_one(conn, wakeups) is not None
+
+    def _run_one(self, conn: psycopg.Connection, wakeups: Wakeups | None) -> ClaimedStep | None:
         step = self.claim(conn)
         if step is None:
-            return False
+            return None
         if wakeups is not None and step.more:
             wakeups.notify()  # another idle loop claims the next message while this one runs its step
         self.submit(conn, step, self.execute(step))
         self.completed += 1
-        return True
+        return step
 
     def run(self, stop: threading.Event | None = None, wakeups: Wakeups | None = None) -> None:
-        """Claim loop. With `wakeups`, a process-wide listener wakes it (see Wakeups); alone, it LISTENs itself."""
+        """Claim loop. With `wakeups`, a process-wide listener wakes it (see Wakeups); alone, it LISTENs itself.
+
+        After a step it claims again at once only if its claim saw more visible messages: anything enqueued later
+        comes with a NOTIFY, so the usual re-claim would only find the queue empty (one wasted statement per step).
+        """
         stop = stop or threading.Event()
         with connect(self.dsn, role="tasker-worker", durable=self.durable) as conn:
             if wakeups is None:
@@ -178,7 +185,8 @@ class Worker:
             log.info("worker %s serving %s", self.worker_id, ", ".join(self.namespaces))
             while not stop.is_set():
                 try:
-                    if self.run_one(conn, wakeups):
+                    step = self._run_one(conn, wakeups)
+                    if step is not None and step.more:
                         continue
                 except psycopg.OperationalError:
                     raise
