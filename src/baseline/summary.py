@@ -100,13 +100,18 @@ def _run_number(run_dir: Path) -> int:
         raise SummaryError(f"{run_dir}: run folders must be named run-<N>") from None
 
 
+def _record_command(label: str) -> str:
+    sessions = {"pre-refactor": "nox -s baseline_pre", "post-refactor": "nox -s baseline_post"}
+    return sessions.get(label, f"invoke baseline --label {label}")
+
+
 def load_label(label_dir: Path) -> LabelRuns:
     """Read every usable run of a label; raise SummaryError naming the label or file on any bad input."""
     label_dir = Path(label_dir)
     label = label_dir.name
     if not label_dir.is_dir():
         raise SummaryError(
-            f"label {label!r} not found: {label_dir} does not exist (record it first, e.g. nox -s baseline_pre)"
+            f"label {label!r} not found: {label_dir} does not exist (record it first: {_record_command(label)})"
         )
     manifest_runs: dict[str, dict[str, Any]] = {}
     if (label_dir / "manifest.json").exists():
