@@ -225,11 +225,12 @@ def test_normalize_drops_wrapper_and_pids_and_secrets() -> None:
         "plain (b.py);leaf (b.py) 3\n"
         'process 15:"/usr/bin/python3 -m pytest tests/lifecycle" 4\n'
         'process 11:"/bin/sh -c e=$1 baseline-profiled /t/e /t/o python" 6\n'
+        'process 11:"";process 12:"/usr/bin/python3 -m pytest tests/lifecycle -q";<module> (a.py);f (a.py) 2\n'
     )
     text = normalize_folded(raw)
     stacks = folded.parse(text)
     assert stacks == {
-        'process "python3 -m pytest lifecycle";<module> (a.py);f (a.py)': 5,
+        'process "python3 -m pytest lifecycle";<module> (a.py);f (a.py)': 7,  # 2 under a wrapper read mid-exec
         'process "python tasker worker";g (w.py)': 2,
         'process "python";h (<string>)': 1,
         "plain (b.py);leaf (b.py)": 3,
