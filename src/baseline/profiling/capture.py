@@ -134,7 +134,8 @@ def normalize_folded(text: str) -> str:
                 rest = f"{rest} {nxt}"
                 continue
             cmdline = head.split(':"', 1)[1]
-            if _WRAPPER_NAME not in cmdline:
+            # Our wrapper shell, by name or, when py-spy read its command line mid-exec, as an empty one.
+            if _WRAPPER_NAME not in cmdline and (cmdline.strip() or frames):
                 frames.append(f'process "{_short_command(cmdline)}"')
             rest = tail
         if count:
