@@ -387,6 +387,15 @@ def _write_sidecar(item: _Attached, data: dict[str, Any]) -> Path:
     return write_json_atomic(path, data)
 
 
+def _has_children(pid: int) -> bool:
+    """Whether any thread of `pid` has child processes (Linux /proc; unknown counts as yes)."""
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return any((task / "children").read_text().strip() for task in tasks)
+    except OSError:
+        return True
+
+
 @contextlib.contextmanager
 def profile_window(
     pids: Mapping[str, int],
@@ -404,8 +413,10 @@ def profile_window(
     """Attach one py-spy per role before the caller's window opens; stop them and render when it closes.
 
     Entering waits until every py-spy reports it is sampling, so no attach cost falls inside the caller's
-    timed region. `subprocesses` None follows children for every role except this very process (whose
-    children may be the services, profiled on their own). Files: `out_dir/<prefix><role>.folded` + views +
+    timed region. `subprocesses` None follows children for a role that has any when the window opens, except
+    this very process (whose children may be the services, profiled on their own); following costs py-spy
+    CPU (a process-tree scan per sample), which a 2-core machine takes from the services.
+    Files: `out_dir/<prefix><role>.folded` + views +
     `.capture.json` (pid, rate, samples, seconds, notes). A role that exits mid-window keeps what was sampled
     and is named in `notes`. The result is filled in when the `with` block ends. No pids (external services):
     nothing is attached and the result says so.
@@ -425,7 +436,7 @@ def profile_window(
     log_dir = Path(tempfile.mkdtemp(prefix="baseline-py-spy-"))
     try:
         for role, pid in pids.items():
-            follow = (int(pid) != os.getpid()) if subprocesses is None else subprocesses
+            follow = (int(pid) != os.getpid() and _has_children(int(pid))) if subprocesses is None else subprocesses
             folded = out_dir / f"{prefix}{role}.folded"
             folded.unlink(missing_ok=True)
             attached.append(_attach(exe, role, int(pid), folded, flags, follow, log_dir))
