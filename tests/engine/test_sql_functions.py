@@ -356,3 +356,41 @@ def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection) -> N
         assert [r[0] for r in other.execute("SELECT task_uuid FROM get_next_ready_tasks(1)")] == [a]
         assert [r[0] for r in next_ready(conn)] == [b]
     assert [r[0] for r in next_ready(conn)] == [a, b]
+
+
+# ------------------------------------------------------------------------------ 0004: the cheaper readiness paths
+
+
+def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn: str) -> None:
+    """tasker_step_ready (lazy dependency test) and tasker_step_readiness (parent counts) agree on every step, and
+    get_task_execution_context's ready counts match the full view, over the harness's mixed-state dataset."""
+    from baseline.targets.tasker.dataset import load_dataset
+
+    load_dataset(clean_dsn, 400, 7)
+    with connect(clean_dsn) as conn:
+        conn.execute("UPDATE workflow_steps SET backoff_request_seconds = 0 WHERE backoff_request_seconds = 5")
+        differ = conn.execute(
+            "SELECT count(*) FROM tasker_step_ready a JOIN tasker_step_readiness b USING (workflow_step_uuid) "
+            "WHERE a.ready_for_execution IS DISTINCT FROM b.ready_for_execution "
+            "   OR a.retry_eligible IS DISTINCT FROM b.retry_eligible OR a.current_state <> b.current_state"
+        ).fetchone()
+        assert differ == (0,)
+        mixed = conn.execute(
+            "SELECT count(*) FILTER (WHERE ready_for_execution), count(*) FILTER (WHERE NOT ready_for_execution "
+            "AND current_state = 'pending') FROM tasker_step_readiness"
+        ).fetchone()
+        assert mixed is not None and mixed[0] > 0 and mixed[1] > 0  # both outcomes are exercised
+        wrong = conn.execute(
+            "SELECT count(*) FROM tasks t CROSS JOIN get_task_execution_context(t.task_uuid) c "
+            "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_step_readiness r "
+            "                        WHERE r.task_uuid = t.task_uuid AND r.ready_for_execution)"
+        ).fetchone()
+        assert wrong == (0,)
+        with conn.transaction(force_rollback=True):
+            rows = conn.execute("SELECT task_uuid, ready_steps_count FROM get_next_ready_tasks(50)").fetchall()
+        assert len(rows) > 10
+        for task_uuid, ready in rows:
+            full = conn.execute(
+                "SELECT count(*) FROM tasker_step_readiness WHERE task_uuid = %s AND ready_for_execution", (task_uuid,)
+            ).fetchone()
+            assert full == (ready,)
