@@ -19,13 +19,13 @@ def tasker(*args: str, env: dict[str, str] | None = None) -> subprocess.Complete
 def test_migrate_is_idempotent_and_registers_templates(fresh_dsn: str) -> None:
     first = tasker("migrate", "--dsn", fresh_dsn)
     assert first.returncode == 0, first.stderr
-    assert "0001_schema, 0002_functions, 0003_handoffs, 0004_readiness" in first.stdout
+    assert "0001_schema, 0002_functions, 0003_handoffs, 0004_readiness, 0005_enqueue" in first.stdout
     second = tasker("migrate", env={**os.environ, "TASKER_DATABASE_URL": fresh_dsn})
     assert second.returncode == 0, second.stderr
     assert "none (up to date)" in second.stdout
     with psycopg.connect(fresh_dsn) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM tasker_schema_version ORDER BY version")]
-        assert versions == ["0001_schema", "0002_functions", "0003_handoffs", "0004_readiness"]
+        assert versions == ["0001_schema", "0002_functions", "0003_handoffs", "0004_readiness", "0005_enqueue"]
         templates = conn.execute(
             "SELECT ns.name, nt.name, nt.version FROM named_tasks nt "
             "JOIN task_namespaces ns USING (task_namespace_uuid)"

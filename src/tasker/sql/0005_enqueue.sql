@@ -1,0 +1,33 @@
+-- tasker_enqueue_ready_steps of 0003 without ORDER BY inside its aggregates: get_step_readiness_status returns its
+-- rows ordered by step uuid already, and a sort per aggregate cost more than the readiness query itself.
+CREATE OR REPLACE FUNCTION tasker_enqueue_ready_steps(
+    p_task_uuid uuid, p_namespace text, p_task_state text, p_processor_uuid uuid
+) RETURNS TABLE (enqueued text[], in_flight boolean, retry_waiting boolean)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_ids uuid[];
+    v_names text[];
+BEGIN
+    SELECT coalesce(array_agg(r.workflow_step_uuid) FILTER (WHERE r.ready_for_execution), '{}'),
+           coalesce(array_agg(r.name) FILTER (WHERE r.ready_for_execution), '{}'),
+           coalesce(bool_or(r.current_state IN ('enqueued', 'in_progress', 'enqueued_for_orchestration',
+                                                'enqueued_as_error_for_orchestration')), false),
+           coalesce(bool_or(r.current_state = 'waiting_for_retry'), false)
+    INTO v_ids, v_names, in_flight, retry_waiting
+    FROM get_step_readiness_status(p_task_uuid) r;
+    enqueued := v_names;
+    IF cardinality(v_ids) > 0 THEN
+        PERFORM tasker_transition_step(u.id, 'enqueued') FROM unnest(v_ids) AS u(id);
+        INSERT INTO step_queue_messages (namespace, message)
+        SELECT p_namespace, jsonb_build_object('task_uuid', p_task_uuid::text, 'step_uuid', u.id, 'step_name', u.name)
+        FROM unnest(v_ids, v_names) WITH ORDINALITY AS u(id, name, n)
+        ORDER BY u.n;
+        IF p_task_state IS DISTINCT FROM 'steps_in_process' THEN
+            PERFORM tasker_transition_task(p_task_uuid, 'steps_in_process', p_processor_uuid);
+        END IF;
+        PERFORM pg_notify('tasker_steps_' || p_namespace, p_task_uuid::text);
+        in_flight := true;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
