@@ -7,12 +7,9 @@ through the state file, `baseline down` at the end.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,25 +36,14 @@ def _baseline(env: dict[str, str], *args: str, timeout: float = 240) -> subproce
 
 
 @pytest.fixture(scope="module")
-def bench_env() -> Iterator[dict[str, str]]:
-    workdir = Path(tempfile.mkdtemp(prefix="baseline-bench-test-"))
-    workdir.chmod(0o755)  # the cluster's server account must be able to enter it
-    env = {
-        **os.environ,
-        "BASELINE_WORKDIR": str(workdir / "work"),
-        "BASELINE_OUTPUT_DIR": str(workdir / "out"),
-        "BASELINE_SCALE": "300",
-        "BASELINE_WARMUP": "2",
-        **{f"BASELINE_SAMPLES_{phase.upper()}": str(n) for phase, n in SAMPLES.items()},
-    }
-    env.pop("BASELINE_LABEL", None)
+def bench_env(harness_env: Callable[..., dict[str, str]]) -> Iterator[dict[str, str]]:
+    env = harness_env("bench-test", SAMPLES)
     up = _baseline(env, "up", "--quick", "--label", LABEL)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         yield env
     finally:
         _baseline(env, "down", "--quick", "--label", LABEL)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _run_bench(env: dict[str, str], command: str, phase: str) -> dict:

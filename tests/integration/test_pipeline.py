@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,27 +23,12 @@ def _run(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.Co
 
 
 @pytest.fixture(scope="module")
-def pipeline_env() -> Iterator[dict[str, str]]:
-    top = Path(tempfile.mkdtemp(prefix="baseline-pipeline-test-"))
-    top.chmod(0o755)  # the cluster's server account must be able to enter it
-    env = {
-        **os.environ,
-        "BASELINE_WORKDIR": str(top / "work"),
-        "BASELINE_OUTPUT_DIR": str(top / "out"),
-        "BASELINE_SCALE": "300",
-        "BASELINE_WARMUP": "2",
-        "BASELINE_SAMPLES_SQL": "10",
-        "BASELINE_SAMPLES_EVENT": "20",
-        "BASELINE_SAMPLES_TASK_INIT": "10",
-        "BASELINE_SAMPLES_E2E": "4",
-    }
-    env.pop("BASELINE_LABEL", None)
-    env.pop("BASELINE_LABEL_LOCK", None)
+def pipeline_env(harness_env: Callable[..., dict[str, str]]) -> Iterator[dict[str, str]]:
+    env = harness_env("pipeline-test", {"sql": 10, "event": 20, "task_init": 10, "e2e": 4})
     try:
         yield env
     finally:
         _run(env, sys.executable, "-m", "baseline.cli", "down", "--quick")
-        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
