@@ -140,20 +140,24 @@ def test_task_init_bench(bench_env: dict[str, str]) -> None:
 def test_e2e_bench(bench_env: dict[str, str]) -> None:
     doc = _run_bench(bench_env, "e2e-bench", "e2e")
     workflows = ("linear", "diamond", "complex_dag", "hierarchical_tree")
-    _check_common(doc, "e2e", {f"e2e/workflow/{w}" for w in workflows})
-    for case in doc["cases"]:
+    hops = {"orchestration/task_start", "orchestration/result_processing", "worker/claim", "worker/execute_submit"}
+    _check_common(doc, "e2e", {f"e2e/workflow/{w}" for w in workflows} | hops)
+    by_id = {c["id"]: c for c in doc["cases"]}
+    for w in workflows:
         # every task of the window, warm-up included, was fetched and verified
-        assert case["meta"]["verified_tasks"] == SAMPLES["e2e"] + 2
+        assert by_id[f"e2e/workflow/{w}"]["meta"]["verified_tasks"] == SAMPLES["e2e"] + 2
+    # one hand-off sample per timed task (warm-up excluded) or per step of those tasks (4 + 4 + 7 + 8 steps)
+    assert by_id["orchestration/task_start"]["summary"]["n"] == 4 * SAMPLES["e2e"]
+    for hop in hops - {"orchestration/task_start"}:
+        assert by_id[hop]["summary"]["n"] == 23 * SAMPLES["e2e"], hop
+    # each step's hand-offs are parts of its task's end-to-end time
+    assert by_id["worker/claim"]["summary"]["p50"] < by_id["e2e/workflow/linear"]["summary"]["p50"]
 
 
 def test_registry_matches_what_the_benches_write() -> None:
     phases = {b.phase for b in BENCHES if b.implemented}
-    assert phases == {"sql", "event", "task_init", "e2e"}
-    assert {b.name for b in BENCHES if not b.implemented} == {
-        "Orchestration coordination latency",
-        "Worker processing cycle",
-        "Framework overhead vs no-op handler",
-    }
+    assert phases == {"sql", "event", "task_init", "e2e", "orchestration", "worker"}
+    assert {b.name for b in BENCHES if not b.implemented} == {"Framework overhead vs no-op handler"}
 
 
 def test_bad_input_exits_2_with_one_line(bench_env: dict[str, str]) -> None:
@@ -173,7 +177,7 @@ def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env
     window = doc["extra"]["profiles"][0]
     assert window["prefix"] == "e2e-" and all(n > 0 for n in window["samples"].values())
     # Latency cases come from the unprofiled pass; the profiled pass only states its cost.
-    assert [c["id"] for c in doc["cases"]] == [f"e2e/workflow/{w}" for w in WORKFLOWS]
+    assert [c["id"] for c in doc["cases"] if c["id"].startswith("e2e/")] == [f"e2e/workflow/{w}" for w in WORKFLOWS]
     overhead = doc["extra"]["profiled_window"]
     assert set(overhead) == set(WORKFLOWS)
     assert all(o["profiled_samples"] > 0 and o["overhead_ratio"] > 0 for o in overhead.values())

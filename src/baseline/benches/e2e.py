@@ -18,6 +18,7 @@ import requests
 from baseline.benches.common import (
     BenchError,
     case_from,
+    make_case,
     maybe_profile,
     sampler_for,
     service_pids,
@@ -74,13 +75,18 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                     wait_completion(task_uuid, started)
                     return task_uuid
 
-                result = sampler.run(f"{prefix}{key}", run_one, setup=body, check=created[key].append)
+                result = sampler.run(
+                    f"{prefix}{key}", run_one, setup=body, check=created[key].append, keep_results=True
+                )
+                timed.extend(result.results)
                 measured.append(case_from(result, {"workflow": key, "completion_channel": channel}))
             return measured
 
         # Latency cases are never taken under the profiler (py-spy costs CPU on a small machine); the profiled
         # window is a second pass over the same workflows, and its cost is stated as a ratio of the two.
+        timed: list[str] = []  # task uuids of the timed (unprofiled) samples, warm-up excluded
         cases = measure("e2e/workflow/", sampler)
+        plain_tasks = list(timed)
         if config.profile:
             with maybe_profile(config, service_pids(stack), "e2e-", extra):
                 profiled = measure("e2e/profiled/", sampler_for(config, "e2e"))
@@ -88,7 +94,33 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
         verified = _verify_all(session, base, created, workload)
     for case in cases:
         case["meta"]["verified_tasks"] = verified[case["meta"]["workflow"]]
-    return cases
+    return cases + _hop_cases(stack.dsn, workload, plain_tasks)
+
+
+def _hop_cases(dsn: str, workload: Any, task_uuids: list[str]) -> list[dict[str, Any]]:
+    """The plan's orchestration-coordination and worker-cycle latencies, per hand-off of the timed tasks.
+
+    Taken from the target's own records after the window (nothing is added to the timed region); a target
+    whose adapter has no `hop_latencies` simply has no such cases, and `audit` shows them as placeholders.
+    """
+    hop_latencies = getattr(workload, "hop_latencies", None)
+    if hop_latencies is None or not task_uuids:
+        return []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        hops = hop_latencies(conn, task_uuids)
+    described = getattr(workload, "HOP_CASES", {})
+    return [
+        make_case(
+            case_id,
+            samples,
+            {
+                "tasks": len(task_uuids),
+                "hop": described.get(case_id, ""),
+                "source": "target transition timestamps (server clock, transaction start)",
+            },
+        )
+        for case_id, samples in hops.items()
+    ]
 
 
 def _verify_all(session: requests.Session, base: str, created: dict[str, list[str]], workload: Any) -> dict[str, int]:

@@ -357,3 +357,56 @@ def engine_backlog(conn: psycopg.Connection) -> int:
     with conn.transaction(force_rollback=True):
         row = conn.execute(ENGINE_BACKLOG_SQL).fetchone()
     return int(row[0]) if row else 0
+
+
+# Per-step hand-off timestamps of the engine's own transitions (the server's clock, so one clock for all
+# processes). A transition's created_at is its transaction's start, so a hop spans: the rest of the writing
+# transaction, its commit, the NOTIFY to the next process, its wake-up and its work up to its own transaction.
+HOP_SQL = """
+SELECT ws.task_uuid,
+       max(t.created_at) FILTER (WHERE t.to_state = 'enqueued'),
+       max(t.created_at) FILTER (WHERE t.to_state = 'in_progress'),
+       max(t.created_at) FILTER (WHERE t.to_state = 'enqueued_for_orchestration'),
+       max(t.created_at) FILTER (WHERE t.to_state = 'complete')
+FROM workflow_steps ws JOIN workflow_step_transitions t USING (workflow_step_uuid)
+WHERE ws.task_uuid = ANY(%s)
+GROUP BY ws.task_uuid, ws.workflow_step_uuid
+"""
+TASK_CREATED_SQL = "SELECT task_uuid, min(created_at) FROM task_transitions WHERE task_uuid = ANY(%s) GROUP BY 1"
+
+#: The plan's placeholder benches this answers: orchestration coordination and the worker processing cycle.
+HOP_CASES = {
+    "orchestration/task_start": "task created -> its first steps enqueued (wake-up, step discovery, publish)",
+    "orchestration/result_processing": "step result submitted -> step complete (wake-up, result processing, "
+    "discovery and publishing of the steps it made ready, in the same transaction)",
+    "worker/claim": "step enqueued -> claimed in_progress (queue NOTIFY, wake-up, claim)",
+    "worker/execute_submit": "claimed -> result submitted (parents' results, handler, submit)",
+}
+
+
+def _ns(later: Any, earlier: Any) -> int | None:
+    if later is None or earlier is None:
+        return None
+    return int((later - earlier).total_seconds() * 1_000_000) * 1000
+
+
+def hop_latencies(conn: psycopg.Connection, task_uuids: list[str]) -> dict[str, list[int]]:
+    """Samples (ns) per hand-off of finished tasks, keyed by HOP_CASES ids; steps that never ran are skipped."""
+    ids = [uuid.UUID(str(u)) for u in task_uuids]
+    created = dict(conn.execute(TASK_CREATED_SQL, (ids,)).fetchall())
+    out: dict[str, list[int]] = {case: [] for case in HOP_CASES}
+    first_enqueue: dict[Any, Any] = {}
+    for task, enqueued, claimed, submitted, completed in conn.execute(HOP_SQL, (ids,)).fetchall():
+        if enqueued is not None and (task not in first_enqueue or enqueued < first_enqueue[task]):
+            first_enqueue[task] = enqueued
+        for case, value in (
+            ("worker/claim", _ns(claimed, enqueued)),
+            ("worker/execute_submit", _ns(submitted, claimed)),
+            ("orchestration/result_processing", _ns(completed, submitted)),
+        ):
+            if value is not None:
+                out[case].append(value)
+    out["orchestration/task_start"] = [
+        ns for task, at in first_enqueue.items() if (ns := _ns(at, created.get(task))) is not None
+    ]
+    return {case: samples for case, samples in out.items() if samples}
