@@ -31,7 +31,14 @@ __all__ = [
 
 VERDICTS = ("improved", "unchanged", "regressed", "inconclusive")
 #: Case id prefix -> gate it feeds. event/ cases are reported but gate nothing (the plan sets no event criterion).
-_PREFIX_GATES = {"sql/": "sql", "e2e/": "e2e", "task_init/": "lifecycle", "event/": None}
+_PREFIX_GATES = {
+    "sql/": "sql",
+    "e2e/": "e2e",
+    "task_init/": "lifecycle",
+    "orchestration/": "lifecycle",
+    "worker/": "lifecycle",
+    "event/": None,
+}
 GATE_NAMES = (
     "e2e_within_max_ratio",
     "e2e_hard_regression",

@@ -66,6 +66,8 @@ def test_gate_kind_from_prefix() -> None:
     assert gate_kind("sql/get_next_ready_tasks/batch_size=10") == "sql"
     assert gate_kind("e2e/linear") == "e2e"
     assert gate_kind("task_init/diamond") == "lifecycle"
+    assert gate_kind("orchestration/result_processing") == "lifecycle"
+    assert gate_kind("worker/claim") == "lifecycle"
     assert gate_kind("event/notify/1kb") is None
     assert gate_kind("sql/calibrate/select_1") is None
 
