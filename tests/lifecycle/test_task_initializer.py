@@ -75,3 +75,29 @@ def test_rejected_value_leaves_nothing_behind(conn: psycopg.Connection) -> None:
         "(SELECT count(*) FROM task_transitions)"
     ).fetchone()
     assert counts == (0, 0, 0)
+
+
+def test_graph_matches_the_template_edge_by_edge(conn: psycopg.Connection) -> None:
+    """Edges (sent as positions in the steps array), per-step inputs, retry settings: exactly the template's."""
+    cache = TemplateCache()
+    for template in load_bundled_templates():
+        request = TaskRequest(template.namespace, template.name, template.version, {"even_number": 6})
+        task = initialize_task(conn, request, cache)
+        edges = conn.execute(
+            "SELECT pf.name, pt.name FROM workflow_step_edges e "
+            "JOIN workflow_steps f ON f.workflow_step_uuid = e.from_step_uuid "
+            "JOIN named_steps pf USING (named_step_uuid) "
+            "JOIN workflow_steps t ON t.workflow_step_uuid = e.to_step_uuid "
+            "JOIN named_steps pt ON pt.named_step_uuid = t.named_step_uuid WHERE t.task_uuid = %s",
+            (task.task_uuid,),
+        ).fetchall()
+        assert sorted(edges) == sorted((dep, s.name) for s in template.steps for dep in s.depends_on)
+        steps = conn.execute(
+            "SELECT n.name, ws.inputs, ws.retryable, ws.max_attempts FROM workflow_steps ws "
+            "JOIN named_steps n USING (named_step_uuid) WHERE ws.task_uuid = %s",
+            (task.task_uuid,),
+        ).fetchall()
+        assert sorted(steps) == sorted(
+            (s.name, {"handler": s.handler, "backoff_seconds": s.backoff_seconds}, s.retryable, s.max_attempts)
+            for s in template.steps
+        )
