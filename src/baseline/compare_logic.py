@@ -15,7 +15,7 @@ from typing import Any
 
 from baseline import stats
 from baseline.profiling import hotpaths
-from baseline.profiling.diff import diff_profiles, two_proportion_z
+from baseline.profiling.diff import diff_profiles, inclusive_counts, two_proportion_z
 from baseline.profiling.folded import merge
 
 __all__ = [
@@ -195,6 +195,28 @@ def compare_profile(
             module_ratios[mod] = (head_hot["modules"][mod]["samples"] / len(head_runs)) / (b / len(base_runs))
     mp_b, mp_h = base_hot["message_passing"]["samples"], head_hot["message_passing"]["samples"]
     mp_z, mp_p = two_proportion_z(mp_b, base_total, mp_h, head_total)
+    # Profile samples are autocorrelated, so a z-test alone is over-confident: a change also has to show in
+    # every run (each head run beyond every base run), the run being the unit of replication as for latencies.
+    base_inc = [inclusive_counts(r) for r in base_runs]
+    head_inc = [inclusive_counts(r) for r in head_runs]
+    diff = diff_profiles(base, head, alpha=alpha, threshold=criteria.new_hot_path_share)
+    for hot in diff["new_hot_paths"]:
+        hot["replicated"] = _separated(_run_shares(base_inc, hot["frame"]), _run_shares(head_inc, hot["frame"]))
+
+    def per_run(runs: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
+        return [hotpaths.analyze(r, modules=modules, message_passing_patterns=message_passing_patterns) for r in runs]
+
+    base_each, head_each = per_run(base_runs), per_run(head_runs)
+    mp_replicated = _separated(
+        [a["message_passing"]["share"] for a in base_each], [a["message_passing"]["share"] for a in head_each]
+    )
+    modules_separated = {
+        mod: _separated(
+            [a["modules"][mod]["samples"] for a in base_each], [a["modules"][mod]["samples"] for a in head_each]
+        )
+        for mod in module_ratios
+    }
+    totals_separated = _separated([t for _, t, _ in base_inc], [t for _, t, _ in head_inc])
     return {
         "name": name,
         "kind": "lifecycle" if name.startswith("lifecycle") else "service",
@@ -209,12 +231,26 @@ def compare_profile(
             "head_share": head_hot["message_passing"]["share"],
             "z": mp_z,
             "p_value": mp_p,
-            "significant_increase": mp_p < alpha and mp_z > 0,
+            "significant_increase": mp_p < alpha and mp_z > 0 and mp_replicated,
+            "replicated": mp_replicated,
         },
+        "total_separated": totals_separated,
+        "modules_separated": modules_separated,
         "base_hotpaths": base_hot,
         "head_hotpaths": head_hot,
-        "diff": diff_profiles(base, head, alpha=alpha, threshold=criteria.new_hot_path_share),
+        "diff": diff,
     }
+
+
+def _run_shares(runs: Sequence[tuple[dict[str, int], int, set[str]]], frame: str) -> list[float]:
+    return [counts.get(frame, 0) / total for counts, total, _ in runs if total]
+
+
+def _separated(base: Sequence[float], head: Sequence[float]) -> bool:
+    """Every head run above every base run; with fewer than two runs a side, replication cannot be judged."""
+    if len(base) < 2 or len(head) < 2:
+        return True
+    return min(head) > max(base)
 
 
 def _gate(name: str, passed: bool, detail: str, *, hard: bool, evaluated: bool = True) -> dict[str, Any]:
@@ -307,10 +343,10 @@ def evaluate_gates(
         if p.get("kind") != "lifecycle":
             continue
         lifecycle_seen += 1
-        if p["total_ratio"] > criteria.lifecycle_max_ratio:
+        if p["total_ratio"] > criteria.lifecycle_max_ratio and p.get("total_separated", True):
             lifecycle_fail.append(f"profile {p['name']} total time ratio {p['total_ratio']:.3f}")
         for mod, ratio in sorted(p.get("module_ratios", {}).items()):
-            if ratio > criteria.lifecycle_max_ratio:
+            if ratio > criteria.lifecycle_max_ratio and p.get("modules_separated", {}).get(mod, True):
                 lifecycle_fail.append(f"profile {p['name']} module {mod} time ratio {ratio:.3f}")
     gates.append(
         _gate(
@@ -334,6 +370,7 @@ def evaluate_gates(
         f"{p['name']}: {h['frame']} {h['base_share']:.1%} -> {h['head_share']:.1%}"
         for p in profile_results
         for h in p["diff"]["new_hot_paths"]
+        if h.get("replicated", True)
     ]
     gates.append(
         _gate(

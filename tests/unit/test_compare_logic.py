@@ -216,3 +216,28 @@ def test_compare_profile_end_to_end_feeds_gates() -> None:
     assert not g["no_new_hot_paths"]["passed"]
     assert not g["message_passing_share"]["passed"]
     assert not g["lifecycle_within_max_ratio"]["passed"]
+
+
+def test_a_change_seen_in_one_run_only_is_not_a_new_hot_path_nor_a_message_passing_rise() -> None:
+    calm = _stacks({"other (tasker/y.py)": 9800, "compute (tasker/x.py)": 100, "publish (tasker/queue.py)": 100})
+    spike = _stacks({"other (tasker/y.py)": 7000, "compute (tasker/x.py)": 2000, "publish (tasker/queue.py)": 1000})
+    # Merged, head grows compute to ~10% and publishing to ~5.5%: significant by a z-test over 20,000 samples,
+    # but one head run is as calm as the base runs, so the change is not replicated across runs.
+    res = compare_profile("e2e-worker-1", [calm, calm], [spike, calm], criteria=Criteria())
+    assert res["diff"]["new_hot_paths"] and not any(h["replicated"] for h in res["diff"]["new_hot_paths"])
+    assert res["message_passing"]["replicated"] is False and res["message_passing"]["significant_increase"] is False
+    g = _gates(evaluate_gates([], [res], Criteria()))
+    assert g["no_new_hot_paths"]["passed"] and g["message_passing_share"]["passed"]
+    # The same growth in every head run is a new hot path.
+    res = compare_profile("e2e-worker-1", [calm, calm], [spike, spike], criteria=Criteria())
+    assert not _gates(evaluate_gates([], [res], Criteria()))["no_new_hot_paths"]["passed"]
+
+
+def test_lifecycle_time_must_grow_in_every_run_to_fail_its_gate() -> None:
+    small = _stacks({"run (tasker/orchestration/lifecycle/result_processor.py)": 1000})
+    big = _stacks({"run (tasker/orchestration/lifecycle/result_processor.py)": 3000})
+    once = compare_profile("lifecycle", [small, small], [big, small], criteria=Criteria())
+    assert once["total_ratio"] == pytest.approx(2.0) and once["total_separated"] is False
+    assert _gates(evaluate_gates([], [once], Criteria()))["lifecycle_within_max_ratio"]["passed"]
+    always = compare_profile("lifecycle", [small, small], [big, big], criteria=Criteria())
+    assert not _gates(evaluate_gates([], [always], Criteria()))["lifecycle_within_max_ratio"]["passed"]
