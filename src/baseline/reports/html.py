@@ -15,7 +15,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24p
  color:#222;padding:0 16px;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;white-space:nowrap}td:last-child{white-space:normal;min-width:16em}
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;white-space:nowrap}
+td:last-child{white-space:normal;min-width:16em}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace}
 .warn{background:#fff3cd;border:2px solid #e0a800;padding:10px 14px;margin:12px 0;border-radius:4px}
 .bad{color:#b00020;font-weight:bold}.good{color:#1b7f3b;font-weight:bold}.muted{color:#666}
