@@ -133,8 +133,13 @@ def test_event_bench(bench_env: dict[str, str]) -> None:
 
 def test_task_init_bench(bench_env: dict[str, str]) -> None:
     doc = _run_bench(bench_env, "task-init-bench", "task_init")
-    _check_common(doc, "task_init", {"task_init/create_task/workflow=linear", "task_init/create_task/workflow=diamond"})
-    assert all(c["meta"]["all_201"] for c in doc["cases"])
+    creates = {"task_init/create_task/workflow=linear", "task_init/create_task/workflow=diamond"}
+    _check_common(doc, "task_init", creates | {"task_init/calibrate/get_health"})
+    by_id = {c["id"]: c for c in doc["cases"]}
+    assert all(by_id[c]["meta"]["all_201"] and by_id[c]["meta"]["paced"] for c in creates)
+    # creating a task costs more than the bare HTTP round trip of the same client and server
+    floor = by_id["task_init/calibrate/get_health"]["summary"]["p50"]
+    assert all(by_id[c]["summary"]["p50"] > floor for c in creates)
 
 
 def test_e2e_bench(bench_env: dict[str, str]) -> None:

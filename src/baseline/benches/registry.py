@@ -55,10 +55,11 @@ BENCHES: list[BenchEntry] = [
         "Task initialization (API task creation)",
         "task_init",
         "task_init_bench",
-        ("task_init/create_task/workflow={linear,diamond}",),
+        ("task_init/create_task/workflow={linear,diamond}", "task_init/calibrate/get_health"),
         "nox -s task_init_bench",
         True,
-        "POST /v1/tasks over a keep-alive session, 201 asserted",
+        "POST /v1/tasks over a keep-alive session, 201 asserted, paced (one task in the engine at a time); "
+        "GET /health as the HTTP floor",
     ),
     BenchEntry(
         "End-to-end workflow latency",

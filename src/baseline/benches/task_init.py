@@ -1,4 +1,9 @@
-"""Task creation latency: POST /v1/tasks over one keep-alive requests.Session, a unique correlation id each time."""
+"""Task creation latency: POST /v1/tasks over one keep-alive requests.Session, a unique correlation id each time.
+
+Paced: after each timed POST the bench waits, untimed, for that task's completion NOTIFY, so every sample meets
+an idle engine. Back-to-back POSTs would pile up work faster than the engine finishes it, and the samples would
+then measure a growing backlog (a drifting, machine-dependent load), not task creation.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import itertools
 import uuid
 from typing import Any
 
+import psycopg
 import requests
 
-from baseline.benches.common import BenchError, case_from, sampler_for, workload_of
+from baseline.benches.common import BenchError, case_from, sampler_for, target_of, workload_of
 
 WORKFLOWS = ("linear", "diamond")
 REQUEST_TIMEOUT_S = 30.0
+COMPLETION_TIMEOUT_S = 30.0
 
 
 def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -22,7 +29,16 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     cases: list[dict[str, Any]] = []
-    with requests.Session() as session:
+    channel = target_of(stack).completion_channel
+    with requests.Session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+        listen.execute(f"LISTEN {channel}")
+
+        def wait_done(task_uuid: str) -> None:
+            for note in listen.notifies(timeout=COMPLETION_TIMEOUT_S):
+                if note.payload == task_uuid:
+                    return
+            raise BenchError(f"task {task_uuid} sent no completion NOTIFY on {channel} in {COMPLETION_TIMEOUT_S:.0f} s")
+
         for key in WORKFLOWS:
 
             def body(key: str = key) -> dict[str, Any]:
@@ -36,7 +52,15 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
                     raise BenchError(
                         f"POST {url} ({key}) returned {response.status_code}, expected 201: {response.text[:300]}"
                     )
+                wait_done(response.json()["task_uuid"])
 
             result = sampler.run(f"task_init/create_task/workflow={key}", post, setup=body, check=check)
-            cases.append(case_from(result, {"workflow": key, "url": url, "keep_alive": True, "all_201": True}))
+            cases.append(
+                case_from(result, {"workflow": key, "url": url, "keep_alive": True, "all_201": True, "paced": True})
+            )
+
+        # The HTTP floor of the same client and server: what any request costs before task creation starts.
+        health = f"{stack.api_url.rstrip('/')}/health"
+        floor = sampler.run("task_init/calibrate/get_health", lambda: session.get(health, timeout=REQUEST_TIMEOUT_S))
+        cases.append(case_from(floor, {"url": health, "keep_alive": True}))
     return cases
