@@ -155,6 +155,7 @@ def test_e2e_bench(bench_env: dict[str, str]) -> None:
     assert by_id["orchestration/task_start"]["summary"]["n"] == 4 * SAMPLES["e2e"]
     for hop in hops - {"orchestration/task_start"}:
         assert by_id[hop]["summary"]["n"] == 23 * SAMPLES["e2e"], hop
+    assert all(by_id[hop]["meta"]["misordered"] == 0 for hop in hops)  # the engine stamps rows as written
     # each step's hand-offs are parts of its task's end-to-end time
     assert by_id["worker/claim"]["summary"]["p50"] < by_id["e2e/workflow/linear"]["summary"]["p50"]
 

@@ -109,18 +109,20 @@ def _hop_cases(dsn: str, workload: Any, task_uuids: list[str]) -> list[dict[str,
     with psycopg.connect(dsn, autocommit=True) as conn:
         hops = hop_latencies(conn, task_uuids)
     described = getattr(workload, "HOP_CASES", {})
-    return [
-        make_case(
-            case_id,
-            samples,
-            {
-                "tasks": len(task_uuids),
-                "hop": described.get(case_id, ""),
-                "source": "target transition timestamps (server clock, transaction start)",
-            },
-        )
-        for case_id, samples in hops.items()
-    ]
+    cases = []
+    for case_id, samples in hops.items():
+        # A hop cannot take zero or negative time: such a timestamp pair is misordered by the target, so it is
+        # left out and counted in the case's meta, never folded into the statistics.
+        valid = [s for s in samples if s > 0]
+        meta = {
+            "tasks": len(task_uuids),
+            "hop": described.get(case_id, ""),
+            "misordered": len(samples) - len(valid),
+            "source": "target transition timestamps (server clock)",
+        }
+        if valid:
+            cases.append(make_case(case_id, valid, meta))
+    return cases
 
 
 def _verify_all(session: requests.Session, base: str, created: dict[str, list[str]], workload: Any) -> dict[str, int]:

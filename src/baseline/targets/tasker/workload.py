@@ -360,8 +360,8 @@ def engine_backlog(conn: psycopg.Connection) -> int:
 
 
 # Per-step hand-off timestamps of the engine's own transitions (the server's clock, so one clock for all
-# processes). A transition's created_at is its transaction's start, so a hop spans: the rest of the writing
-# transaction, its commit, the NOTIFY to the next process, its wake-up and its work up to its own transaction.
+# processes). A transition's created_at is when its row was written (clock_timestamp), so a hop spans: the rest
+# of the writing transaction, its commit, the NOTIFY to the next process, its wake-up and its work up to the row.
 HOP_SQL = """
 SELECT ws.task_uuid,
        max(t.created_at) FILTER (WHERE t.to_state = 'enqueued'),
