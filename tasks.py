@@ -26,8 +26,8 @@ RUN_PHASES = ("sql_bench", "event_bench", "task_init_bench")
 
 
 def _nox(c: Context, sessions: str, *args: str, warn: bool = False) -> bool:
-    """Run nox sessions with harness arguments; True when they all passed."""
-    cmd = f"nox -s {sessions}"
+    """Run nox sessions with harness arguments, stopping at the first that fails; True when they all passed."""
+    cmd = f"nox --stop-on-first-error -s {sessions}"
     if args:
         cmd += " -- " + " ".join(shlex.quote(a) for a in args)
     result = c.run(cmd, warn=warn, pty=False, echo=True)
@@ -93,15 +93,12 @@ def _one_run(c: Context, label: str, run: int, quick: bool, profile: bool) -> bo
     _nox(c, "mark_run", *common, "--status", "incomplete")
     ok = False
     try:
-        ok = _nox(c, "up", *common, warn=True)
-        if ok:
-            ok = _nox(c, " ".join(RUN_PHASES), *common, warn=True)
+        # Sessions that share their arguments run in one nox call (one start-up instead of one each).
+        ok = _nox(c, " ".join(("up", *RUN_PHASES)), *common, warn=True)
         if ok:
             ok = _nox(c, "e2e_bench", *common, *(["--profile"] if profile else []), warn=True)
     finally:
-        _nox(c, "down", *common, warn=True)
-    if ok:
-        ok = _nox(c, "lifecycle_profile", *common, warn=True)
+        ok = _nox(c, "down lifecycle_profile" if ok else "down", *common, warn=True) and ok
     _nox(c, "mark_run", *common, "--status", "complete" if ok else "failed")
     return ok
 
