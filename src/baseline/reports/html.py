@@ -7,8 +7,8 @@ from html import escape
 from typing import Any
 
 from baseline.reports import svgplots
-from baseline.reports.markdown import environment_lines
-from baseline.reports.units import fmt_ns, fmt_pct, fmt_ratio
+from baseline.reports.markdown import SUMMARY_HEADERS, environment_lines, fmt_ratio_ci, summary_rows
+from baseline.reports.units import fmt_ns, fmt_pct
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1280px;
@@ -53,10 +53,6 @@ def _cell(value: Any) -> str:
     return value if isinstance(value, Raw) else escape(str(value))
 
 
-def _ci(ci: Sequence[float] | None) -> str:
-    return f"[{fmt_ns(ci[0])}, {fmt_ns(ci[1])}]" if ci and len(ci) == 2 else "-"
-
-
 def _warnings(lines: Iterable[str], heading: str) -> str:
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
     return f'<div class="warn" role="alert"><strong>{escape(heading)}</strong><ul>{items}</ul></div>' if items else ""
@@ -99,29 +95,9 @@ def render_summary(summary: Mapping[str, Any]) -> str:
             "Runs excluded or environments differ",
         )
     )
-    rows = []
-    for case in summary["cases"]:
-        p = case["pooled"]
-        stability = Raw('<span class="bad">unstable</span>') if case["unstable"] else "stable"
-        rows.append(
-            [
-                case["id"],
-                p["n"],
-                fmt_ns(p["p50"]),
-                _ci(p.get("p50_ci")),
-                fmt_ns(p["p95"]),
-                fmt_ns(p.get("p99")),
-                fmt_pct(case["cv"]),
-                stability,
-                ", ".join(case.get("flags") or []) or "-",
-            ]
-        )
+    rows = summary_rows(summary, unstable=Raw('<span class="bad">unstable</span>'))
     body.append("<h2>Summary</h2>")
-    body.append(
-        html_table(
-            ["case", "n", "p50", "p50 95% CI", "p95", "p99", "CV", "stability", "flags"], rows, table_id="summary-table"
-        )
-    )
+    body.append(html_table(SUMMARY_HEADERS, rows, table_id="summary-table"))
     e2e = [case for case in summary["cases"] if case["phase"] == "e2e"]
     if e2e:
         body.append("<h2>End-to-end latency CDF</h2>")
@@ -158,11 +134,6 @@ def _profiles(profiles: Sequence[Mapping[str, Any]]) -> str:
     return "<h2>Profiles</h2>" + html_table(
         ["profile", "run", "samples", "message passing", "top frame (self)", "flamegraph"], rows
     )
-
-
-def _ratio_ci(entry: Mapping[str, Any]) -> str:
-    ci = entry.get("ci")
-    return f"{fmt_ratio(entry['ratio'])} [{fmt_ratio(ci[0])}, {fmt_ratio(ci[1])}]" if ci else fmt_ratio(entry["ratio"])
 
 
 def render_compare(verdict: Mapping[str, Any]) -> str:
@@ -212,8 +183,8 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
             else c["verdict"],
             fmt_ns(c["p50"]["base"]),
             fmt_ns(c["p50"]["head"]),
-            _ratio_ci(c["p50"]),
-            _ratio_ci(c["p95"]),
+            fmt_ratio_ci(c["p50"]),
+            fmt_ratio_ci(c["p95"]),
             "unstable" if c.get("unstable") else "",
         ]
         for c in cases

@@ -26,6 +26,30 @@ def fmt_ci(ci: Sequence[float] | None, fmt: Any = fmt_ns) -> str:
     return f"[{fmt(ci[0])}, {fmt(ci[1])}]"
 
 
+SUMMARY_HEADERS = ("case", "n", "p50", "p50 95% CI", "p95", "p99", "CV", "stability", "flags")
+
+
+def summary_rows(summary: Mapping[str, Any], *, unstable: Any) -> list[list[Any]]:
+    """One row per case under SUMMARY_HEADERS (markdown and HTML alike); `unstable` is that cell's marker."""
+    rows = []
+    for case in summary["cases"]:
+        p = case["pooled"]
+        rows.append(
+            [
+                case["id"],
+                p["n"],
+                fmt_ns(p["p50"]),
+                fmt_ci(p.get("p50_ci")),
+                fmt_ns(p["p95"]),
+                fmt_ns(p.get("p99")),
+                fmt_pct(case["cv"]),
+                unstable if case["unstable"] else "stable",
+                ", ".join(case.get("flags") or []) or "-",
+            ]
+        )
+    return rows
+
+
 def environment_lines(env: Mapping[str, Any]) -> list[str]:
     """The fingerprint as `key: value` lines (machine, PostgreSQL, git, harness; config sizes)."""
     keep = ("machine.", "postgres.", "python.version", "git.", "harness_version", "config.dataset_", "config.samples")
@@ -48,23 +72,7 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         unstable = summary["unstable_cases"]
         out.append(f"> **Unstable cases ({len(unstable)} of {len(summary['cases'])}):** {', '.join(unstable)}")
     out += ["", "## Cases", ""]
-    rows = []
-    for case in summary["cases"]:
-        p = case["pooled"]
-        rows.append(
-            [
-                case["id"],
-                p["n"],
-                fmt_ns(p["p50"]),
-                fmt_ci(p.get("p50_ci")),
-                fmt_ns(p["p95"]),
-                fmt_ns(p.get("p99")),
-                fmt_pct(case["cv"]),
-                "UNSTABLE" if case["unstable"] else "stable",
-                ", ".join(case.get("flags") or []) or "-",
-            ]
-        )
-    out.append(table(["case", "n", "p50", "p50 95% CI", "p95", "p99", "CV", "stability", "flags"], rows))
+    out.append(table(SUMMARY_HEADERS, summary_rows(summary, unstable="UNSTABLE")))
     runs = summary["runs"]
     out += ["", "## Per-run medians (95% CI)", ""]
     per_run_rows = []
