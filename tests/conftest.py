@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from baseline.services.postgres import EmbeddedPostgres
+from tasker.db import connect
 from tasker.migrate import migrate
 
 _counter = itertools.count()
@@ -82,3 +83,10 @@ def engine_dsn(pg_cluster: EmbeddedPostgres, migrated_template: str) -> Iterator
         yield dsn
     finally:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def conn(clean_dsn: str) -> Iterator[psycopg.Connection]:
+    """An engine connection (the engine's session settings) to the module's emptied database."""
+    with connect(clean_dsn) as c:
+        yield c

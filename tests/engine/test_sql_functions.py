@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
@@ -23,12 +22,6 @@ WORKFLOWS = {
     "complex_dag": ("complex_workflow", "complex_dag"),
     "tree": ("tree_workflow", "hierarchical_tree"),
 }
-
-
-@pytest.fixture
-def conn(clean_dsn: str) -> Iterator[psycopg.Connection]:
-    with connect(clean_dsn) as c:
-        yield c
 
 
 def new_task(conn: psycopg.Connection, key: str, priority: int = 0) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:

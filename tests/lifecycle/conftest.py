@@ -9,7 +9,6 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tasker.db import connect
 from tasker.orchestration.lifecycle.task_initializer import TaskRequest, TemplateCache, initialize_task
 from tasker.orchestration.orchestrator import Orchestrator
 from tasker.worker import Worker
@@ -20,12 +19,6 @@ WORKFLOWS = {
     "complex_dag": ("complex_workflow", "complex_dag"),
     "tree": ("tree_workflow", "hierarchical_tree"),
 }
-
-
-@pytest.fixture
-def conn(clean_dsn: str) -> Iterator[psycopg.Connection]:
-    with connect(clean_dsn) as c:
-        yield c
 
 
 @pytest.fixture
