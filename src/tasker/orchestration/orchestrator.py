@@ -2,7 +2,9 @@
 
 Payload `task:<uuid>`: a new task -> enqueue its ready steps. Payload `result`: one result was submitted ->
 process one from the results queue. The poll (about 1 s) finds tasks left behind (retry backoff elapsed,
-missed notifications) through get_next_ready_tasks and drains the results queue.
+missed notifications) through get_next_ready_tasks and drains the results queue; a poll that comes back with
+a full batch polls again at once, so a backlog (a restart after downtime) drains at the engine's own pace
+instead of one batch per second.
 """
 
 from __future__ import annotations
@@ -84,9 +86,10 @@ class Orchestrator:
                     self._guard(conn, self.drain_results, results_due)
                     results_due = 0
                 if time.monotonic() >= next_poll:
-                    self._guard(conn, self.poll)
+                    found = self._guard(conn, self.poll)
                     self._guard(conn, self.drain_results)
-                    next_poll = time.monotonic() + self.poll_interval
+                    backlog = isinstance(found, int) and found >= self.batch_size
+                    next_poll = time.monotonic() + (0.0 if backlog else self.poll_interval)
                 timeout = max(0.0, min(next_poll - time.monotonic(), self.poll_interval))
                 for note in conn.notifies(timeout=timeout, stop_after=1):
                     if note.payload.startswith("task:"):
@@ -94,11 +97,14 @@ class Orchestrator:
                     else:
                         results_due += 1
 
-    def _guard(self, conn: psycopg.Connection, fn: object, *args: object) -> None:
-        """One bad task or message must not stop the loop; its transaction rolled back, the poll retries it."""
+    def _guard(self, conn: psycopg.Connection, fn: object, *args: object) -> object:
+        """One bad task or message must not stop the loop; its transaction rolled back, the poll retries it.
+
+        Returns what `fn` returned, or None when it failed."""
         try:
-            fn(conn, *args)  # type: ignore[operator]
+            return fn(conn, *args)  # type: ignore[operator]
         except psycopg.OperationalError:
             raise
         except Exception:
             log.exception("orchestrator step failed: %s%r", getattr(fn, "__name__", fn), args)
+            return None

@@ -26,7 +26,7 @@ WORKFLOW_MIX: dict[str, float] = {"linear": 0.48, "diamond": 0.44, "complex_dag"
 
 # Mostly finished work, as in a live system. Only ~9% of tasks are actionable by the engine (pending, ready
 # waiting_for_dependencies, retries whose backoff elapsed): enough candidates for get_next_ready_tasks(100) at
-# full scale, yet a running orchestrator (which polls ~10 tasks/s) works them off in well under a minute.
+# full scale, yet a running orchestrator works them off in a few seconds (the benches wait for that: settle).
 STATE_MIX: dict[str, float] = {
     "complete": 0.55,
     "steps_in_process": 0.12,
