@@ -3,10 +3,11 @@ migrated by the engine (a template built once, cloned with CREATE DATABASE ... T
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,6 +18,30 @@ from tasker.db import connect
 from tasker.migrate import migrate
 
 _counter = itertools.count()
+
+
+def _positive_factor(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text}: give a factor above 0, e.g. 0.25")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lifecycle-scale",
+        type=_positive_factor,
+        default=1.0,
+        help="factor on the lifecycle tests' repetitions (they repeat to give lifecycle profiles mass); "
+        "quick lifecycle profiles use 0.25",
+    )
+
+
+@pytest.fixture
+def repeat(request: pytest.FixtureRequest) -> Callable[[int], int]:
+    """repeat(n) -> n scaled by --lifecycle-scale, at least 1."""
+    scale: float = request.config.getoption("--lifecycle-scale")
+    return lambda n: max(1, round(n * scale))
 
 
 @pytest.fixture(scope="session")

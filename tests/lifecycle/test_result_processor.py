@@ -23,9 +23,9 @@ LAST_STEP = {"linear": "linear_step_4", "diamond": "diamond_end", "complex_dag":
 
 
 def test_workflows_run_to_exact_results(
-    conn: psycopg.Connection, new_task: Callable, orchestrator: Orchestrator, worker: Worker
+    conn: psycopg.Connection, new_task: Callable, orchestrator: Orchestrator, worker: Worker, repeat: Callable
 ) -> None:
-    for _ in range(15):
+    for _ in range(repeat(15)):
         for key, final in FINAL.items():
             task_uuid = new_task(key)
             orchestrator.start_task(conn, task_uuid)

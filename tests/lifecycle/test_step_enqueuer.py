@@ -32,9 +32,11 @@ def complete(conn: psycopg.Connection, task_uuid: uuid.UUID, name: str) -> None:
     )
 
 
-def test_roots_are_enqueued_once(conn: psycopg.Connection, new_task: Callable, listen: Callable) -> None:
+def test_roots_are_enqueued_once(
+    conn: psycopg.Connection, new_task: Callable, listen: Callable, repeat: Callable
+) -> None:
     listener = listen(step_channel("tree_workflow"))
-    tasks = [new_task("tree") for _ in range(20)]
+    tasks = [new_task("tree") for _ in range(repeat(20))]
     for task_uuid in tasks:
         assert enqueue(conn, task_uuid) == ["root"]
         assert enqueue(conn, task_uuid) == []  # already enqueued: nothing new
@@ -44,11 +46,11 @@ def test_roots_are_enqueued_once(conn: psycopg.Connection, new_task: Callable, l
     assert [(ns, m["task_uuid"], m["step_name"]) for ns, m in messages] == [
         ("tree_workflow", str(t), "root") for t in tasks
     ]
-    assert {n.payload for n in listener.notifies(timeout=2, stop_after=20)} == {str(t) for t in tasks}
+    assert {n.payload for n in listener.notifies(timeout=2, stop_after=len(tasks))} == {str(t) for t in tasks}
 
 
-def test_fan_out_enqueues_every_branch(conn: psycopg.Connection, new_task: Callable) -> None:
-    for _ in range(20):
+def test_fan_out_enqueues_every_branch(conn: psycopg.Connection, new_task: Callable, repeat: Callable) -> None:
+    for _ in range(repeat(20)):
         task_uuid = new_task("diamond")
         assert enqueue(conn, task_uuid) == ["diamond_start"]
         complete(conn, task_uuid, "diamond_start")

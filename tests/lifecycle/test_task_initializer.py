@@ -19,13 +19,14 @@ from tasker.templates import load_bundled_templates
 
 pytestmark = pytest.mark.integration
 
-ROUNDS = 40
+ROUNDS = 40  # before --lifecycle-scale
 
 
-def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection) -> None:
+def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection, repeat: Callable[[int], int]) -> None:
+    rounds = repeat(ROUNDS)
     cache = TemplateCache()
     created: dict[uuid.UUID, tuple[int, int]] = {}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for template in load_bundled_templates():
             request = TaskRequest(template.namespace, template.name, template.version, {"even_number": 6})
             task = initialize_task(conn, request, cache)
@@ -41,7 +42,7 @@ def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection) ->
         " (SELECT to_state FROM task_transitions tt WHERE tt.task_uuid = t.task_uuid AND tt.most_recent)"
         " FROM tasks t"
     ).fetchall()
-    assert len(rows) == 4 * ROUNDS
+    assert len(rows) == 4 * rounds
     for task_uuid, steps, edges, pending, state in rows:
         assert (steps, edges, pending, state) == (*created[task_uuid], created[task_uuid][0], "pending")
 

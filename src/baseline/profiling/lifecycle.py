@@ -52,7 +52,8 @@ def profile_lifecycle(
     from baseline.store import now_iso, redact_secrets, write_json_atomic
     from baseline.targets import get_target
 
-    argv = list(command) if command is not None else get_target(config.target).lifecycle_test_command()
+    target = get_target(config.target)
+    argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)
     out_dir = config.run_dir / "profiles"
     folded = out_dir / "lifecycle.folded"
     started_at = now_iso()
