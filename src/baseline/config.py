@@ -79,7 +79,7 @@ class Config:
     samples: dict[str, int] = field(default_factory=lambda: dict(_FULL_SAMPLES))
     time_budget_s: float = _FULL["time_budget_s"]
     workers: int = 2
-    worker_concurrency: int = 4
+    worker_concurrency: int = 1
     profile: bool = False
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
