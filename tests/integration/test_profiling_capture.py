@@ -23,6 +23,7 @@ from baseline.profiling.capture import (
     find_py_spy,
     normalize_folded,
     profile_window,
+    profile_windows,
     record_command,
 )
 
@@ -125,6 +126,24 @@ def test_window_attached_to_running_process_has_samples(running: subprocess.Pope
     assert 0.9 < window.seconds < 5
     capture = json.loads(window.files["spinner"]["capture"].read_text())
     assert capture["pid"] == running.pid and capture["idle"] is True and capture["exited_during_capture"] is False
+
+
+def test_windows_add_up_into_one_profile_per_role(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    with profile_windows({"spinner": running.pid}, tmp_path, CONFIG, prefix="t-") as windows:
+        with windows.window():
+            time.sleep(0.6)
+        time.sleep(1.5)  # between windows: not sampled, not counted
+        with windows.window():
+            time.sleep(0.6)
+        assert windows.result.files == {}  # rendered once, when the outer block ends
+    result = windows.result
+    assert 1.1 < result.seconds < 3.0
+    stacks = folded.parse((tmp_path / "t-spinner.folded").read_text())
+    assert folded.total(stacks) == result.samples["spinner"]
+    assert 60 <= result.samples["spinner"] <= 200  # two windows of ~0.6 s at 100 Hz, not the 2.7 s in between
+    assert sorted(p.name for p in tmp_path.glob("t-spinner*.folded")) == ["t-spinner.folded"]
+    capture = json.loads(result.files["spinner"]["capture"].read_text())
+    assert capture["windows"] == 2 and capture["samples"] == result.samples["spinner"]
 
 
 def test_process_exiting_mid_window_is_noted_and_profile_kept(spinner: Path, tmp_path: Path) -> None:

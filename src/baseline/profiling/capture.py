@@ -27,6 +27,7 @@ from baseline.config import ConfigError
 
 __all__ = [
     "INSTALL_HINT",
+    "ProfiledWindows",
     "ProfilerError",
     "ProfilerUnavailable",
     "RecordedProcess",
@@ -34,6 +35,7 @@ __all__ = [
     "find_py_spy",
     "normalize_folded",
     "profile_window",
+    "profile_windows",
     "ptrace_hint",
     "record_command",
 ]
@@ -380,13 +382,6 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
     return exited, notes
 
 
-def _write_sidecar(item: _Attached, data: dict[str, Any]) -> Path:
-    from baseline.store import write_json_atomic
-
-    path = item.folded.with_name(item.folded.name.removesuffix(".folded") + ".capture.json")
-    return write_json_atomic(path, data)
-
-
 def _has_children(pid: int) -> bool:
     """Whether any thread of `pid` has child processes (Linux /proc; unknown counts as yes)."""
     try:
@@ -423,82 +418,182 @@ def profile_window(
     and is named in `notes`. The result is filled in when the `with` block ends. No pids (external services):
     nothing is attached and the result says so.
     """
-    from baseline.store import now_iso
+    with (
+        profile_windows(
+            pids,
+            out_dir,
+            config,
+            prefix=prefix,
+            idle=idle,
+            subprocesses=subprocesses,
+            nonblocking=nonblocking,
+            attach_timeout=attach_timeout,
+            stop_timeout=stop_timeout,
+            py_spy=py_spy,
+        ) as windows,
+        windows.window(),
+    ):
+        yield windows.result
 
+
+@contextlib.contextmanager
+def profile_windows(
+    pids: Mapping[str, int],
+    out_dir: Path,
+    config: Any,
+    *,
+    prefix: str = "e2e-",
+    idle: bool = True,
+    subprocesses: bool | None = None,
+    nonblocking: bool = True,
+    attach_timeout: float = 20.0,
+    stop_timeout: float = 30.0,
+    py_spy: str | None = None,
+) -> Iterator[ProfiledWindows]:
+    """Like profile_window, for several windows (`with windows.window(): ...`) merged into one profile per role.
+
+    Lets a bench alternate profiled and unprofiled blocks, so machine drift hits both alike when it states the
+    profiler's cost; the views are rendered once, when the outer `with` ends.
+    """
     exe = py_spy or find_py_spy()
     rate = int(getattr(config, "profile_rate", 100))
-    if not pids:  # external services: nothing of theirs runs here
-        yield WindowResult(prefix, rate, idle, nonblocking, notes=["no local process to profile (external services?)"])
-        return
     flags = _pyspy_flags(rate, subprocesses=False, line_numbers=False, idle=idle, nonblocking=nonblocking)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = WindowResult(prefix=prefix, rate=rate, idle=idle, nonblocking=nonblocking)
-    attached: list[_Attached] = []
-    log_dir = Path(tempfile.mkdtemp(prefix="baseline-py-spy-"))
+    if not pids:  # external services: nothing of theirs runs here
+        result.notes.append("no local process to profile (external services?)")
+    windows = ProfiledWindows(exe, dict(pids), Path(out_dir), flags, subprocesses, result, attach_timeout, stop_timeout)
     try:
-        for role, pid in pids.items():
-            follow = (int(pid) != os.getpid() and _has_children(int(pid))) if subprocesses is None else subprocesses
-            folded = out_dir / f"{prefix}{role}.folded"
-            folded.unlink(missing_ok=True)
-            attached.append(_attach(exe, role, int(pid), folded, flags, follow, log_dir))
-        deadline = time.monotonic() + attach_timeout
-        for item in attached:
-            _wait_sampling(item, deadline)
-    except BaseException:
-        for item in attached:
-            if item.proc.poll() is None:
-                item.proc.kill()
-                item.proc.wait()
-        shutil.rmtree(log_dir, ignore_errors=True)
-        raise
-    started_at, started = now_iso(), time.monotonic()
-    try:
-        yield result
+        yield windows
     finally:
+        windows.finish()
+
+
+class ProfiledWindows:
+    """Attach/detach cycles over the same roles; each role's samples add up in one folded file."""
+
+    def __init__(
+        self,
+        exe: str,
+        pids: dict[str, int],
+        out_dir: Path,
+        flags: list[str],
+        subprocesses: bool | None,
+        result: WindowResult,
+        attach_timeout: float,
+        stop_timeout: float,
+    ) -> None:
+        self.exe, self.pids, self.out_dir, self.flags = exe, pids, out_dir, flags
+        self.subprocesses, self.result = subprocesses, result
+        self.attach_timeout, self.stop_timeout = attach_timeout, stop_timeout
+        self.started_at = ""
+        self.windows = 0
+        self._parts: dict[str, list[Path]] = {role: [] for role in pids}
+        self._followed: dict[str, bool] = {}
+        self._errors: dict[str, int] = {}
+        self._returncodes: dict[str, int | None] = {}
+        self._log_root = Path(tempfile.mkdtemp(prefix="baseline-py-spy-"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for role in pids:
+            (out_dir / f"{result.prefix}{role}.folded").unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def window(self) -> Iterator[WindowResult]:
+        """One window: every live role sampled from entry (once py-spy reports sampling) to exit."""
+        from baseline.store import now_iso
+
+        roles = {role: pid for role, pid in self.pids.items() if role not in self.result.exited}
+        attached: list[_Attached] = []
+        log_dir = self._log_root / f"log-{self.windows}"
+        log_dir.mkdir()
         try:
-            _finish(attached, result, started, started_at, stop_timeout)
+            for role, pid in roles.items():
+                follow = self._followed.setdefault(
+                    role,
+                    (pid != os.getpid() and _has_children(pid)) if self.subprocesses is None else self.subprocesses,
+                )
+                # In out_dir, so a bench killed mid-window still leaves what py-spy wrote on its parent's death.
+                final = self.out_dir / f"{self.result.prefix}{role}.folded"
+                part = final if not self.windows else final.with_suffix(f".window{self.windows + 1}.folded")
+                attached.append(_attach(self.exe, role, pid, part, self.flags, follow, log_dir))
+            deadline = time.monotonic() + self.attach_timeout
+            for item in attached:
+                _wait_sampling(item, deadline)
+        except BaseException:
+            for item in attached:
+                if item.proc.poll() is None:
+                    item.proc.kill()
+                    item.proc.wait()
+            raise
+        self.started_at = self.started_at or now_iso()
+        self.windows += 1
+        started = time.monotonic()
+        try:
+            yield self.result
         finally:
-            shutil.rmtree(log_dir, ignore_errors=True)
+            self.result.seconds += time.monotonic() - started
+            for item in attached:
+                exited, notes = _stop(item, self.stop_timeout)
+                if exited and item.role not in self.result.exited:
+                    self.result.exited.append(item.role)
+                self.result.notes.extend(note for note in notes if note not in self.result.notes)
+                match = _SAMPLES.search(item.output())
+                self.result.samples[item.role] = self.result.samples.get(item.role, 0) + (
+                    int(match.group(1)) if match else 0
+                )
+                self._errors[item.role] = self._errors.get(item.role, 0) + (int(match.group(2)) if match else 0)
+                self._returncodes[item.role] = item.proc.returncode
+                self._parts[item.role].append(item.folded)
 
+    def finish(self) -> None:
+        """Merge each role's windows into `<prefix><role>.folded`, then render and describe it."""
+        from baseline.profiling import folded as folded_text
 
-def _finish(
-    attached: list[_Attached], result: WindowResult, started: float, started_at: str, stop_timeout: float
-) -> None:
-    """Stop every py-spy (each writes its file), then normalise, render and describe each profile."""
-    from baseline.profiling.artifacts import render_artifacts
-
-    result.seconds = time.monotonic() - started
-    stopped = [(item, *_stop(item, stop_timeout)) for item in attached]
-    for item, exited, notes in stopped:
-        _normalize_file(item.folded)
-        if exited:
-            result.exited.append(item.role)
-        result.notes.extend(notes)
-        match = _SAMPLES.search(item.output())
-        result.samples[item.role] = int(match.group(1)) if match else 0
-        title = f"{result.prefix}{item.role} (pid {item.pid}, {result.rate} Hz)"
         try:
-            files = render_artifacts(item.folded, title=title, notes=notes)
+            if not self.windows:
+                return
+            for role, pid in self.pids.items():
+                texts = [p.read_text(encoding="utf-8", errors="replace") for p in self._parts[role] if p.exists()]
+                path = self.out_dir / f"{self.result.prefix}{role}.folded"
+                merged = folded_text.merge(*(folded_text.parse(normalize_folded(t)) for t in texts))
+                path.write_text(folded_text.dump(merged), encoding="utf-8")
+                for part in self._parts[role]:
+                    if part != path:
+                        part.unlink(missing_ok=True)
+                self._render(role, pid, path)
+        finally:
+            shutil.rmtree(self._log_root, ignore_errors=True)
+
+    def _render(self, role: str, pid: int, path: Path) -> None:
+        from baseline.profiling.artifacts import render_artifacts
+        from baseline.store import write_json_atomic
+
+        result = self.result
+        exited = role in result.exited
+        notes = [note for note in result.notes if note.startswith(f"{role}:") or note.startswith(f"{role} ")]
+        title = f"{result.prefix}{role} (pid {pid}, {result.rate} Hz)"
+        try:
+            files = render_artifacts(path, title=title, notes=notes)
         except Exception as exc:  # keep the folded truth even when a view cannot be rendered
-            files = {"folded": item.folded}
-            result.notes.append(f"{item.role}: rendering failed: {exc}")
-        files["capture"] = _write_sidecar(
-            item,
+            files = {"folded": path}
+            result.notes.append(f"{role}: rendering failed: {exc}")
+        sidecar = path.with_name(path.name.removesuffix(".folded") + ".capture.json")
+        files["capture"] = write_json_atomic(
+            sidecar,
             {
-                "role": item.role,
-                "pid": item.pid,
+                "role": role,
+                "pid": pid,
                 "rate": result.rate,
                 "idle": result.idle,
-                "subprocesses": item.subprocesses,
+                "subprocesses": self._followed.get(role, False),
                 "nonblocking": result.nonblocking,
-                "started_at": started_at,
+                "started_at": self.started_at,
+                "windows": self.windows,
                 "seconds": round(result.seconds, 3),
-                "samples": result.samples[item.role],
-                "errors": int(match.group(2)) if match else None,
+                "samples": result.samples.get(role, 0),
+                "errors": self._errors.get(role),
                 "exited_during_capture": exited,
-                "py_spy_returncode": item.proc.returncode,
+                "py_spy_returncode": self._returncodes.get(role),
                 "notes": notes,
             },
         )
-        result.files[item.role] = files
+        result.files[role] = files
