@@ -58,9 +58,12 @@ _TASK_SQL = (
     "JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid "
     "CROSS JOIN get_task_execution_context(t.task_uuid) c WHERE t.task_uuid = %s"
 )
+# The task filter on ws, not only inside the function: the planner guesses 1,000 rows for a function and would
+# hash-join them against a sequential scan of every step (25 ms on a 45,000-step table instead of 0.3 ms).
 _STEPS_SQL = (
     "SELECT r.workflow_step_uuid, r.name, r.current_state, r.attempts, ws.results "
-    "FROM get_step_readiness_status(%s) r JOIN workflow_steps ws ON ws.workflow_step_uuid = r.workflow_step_uuid "
+    "FROM get_step_readiness_status(%(task)s) r "
+    "JOIN workflow_steps ws ON ws.workflow_step_uuid = r.workflow_step_uuid AND ws.task_uuid = %(task)s "
     "ORDER BY ws.created_at, r.name"
 )
 
@@ -128,7 +131,7 @@ def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
             row = await (await conn.execute(_TASK_SQL, (task_uuid,))).fetchone()
             if row is None:
                 return JSONResponse({"detail": f"no task {task_uuid}"}, 404)
-            steps = await (await conn.execute(_STEPS_SQL, (task_uuid,))).fetchall()
+            steps = await (await conn.execute(_STEPS_SQL, {"task": task_uuid})).fetchall()
         keys = [
             "task_uuid",
             "name",
