@@ -106,6 +106,22 @@ def test_overhead_ratio_and_case_shape() -> None:
         make_case("x/empty", [])
 
 
+def test_profiling_overhead_pools_alternating_blocks() -> None:
+    from baseline.benches.common import make_case
+    from baseline.benches.e2e import profiling_overhead
+
+    def block(workflow: str, samples: list[int]) -> dict:
+        return make_case(f"e2e/x/{workflow}", samples, {"workflow": workflow})
+
+    # Round 2 ran on a slower machine: both of its blocks are slower, the per-round ratio stays 1.1.
+    reference = [[block("linear", [100, 100, 100])], [block("linear", [200, 200, 200])]]
+    profiled = [[block("linear", [110, 110, 110])], [block("linear", [220, 220, 220])]]
+    out = profiling_overhead(reference, profiled)["linear"]
+    assert out["round_ratios"] == [1.1, 1.1]
+    assert out["rounds"] == 2 and out["reference_samples"] == out["profiled_samples"] == 6
+    assert out["reference_p50_ns"] == 150 and out["profiled_p50_ns"] == 165 and out["overhead_ratio"] == 1.1
+
+
 def test_event_payloads_carry_their_sequence_number() -> None:
     from baseline.benches.event import make_payload, payload_seq
 

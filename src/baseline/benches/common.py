@@ -145,14 +145,24 @@ def settle_engine(stack: Any, extra: dict[str, Any], timeout_s: float = SETTLE_T
 @contextlib.contextmanager
 def maybe_profile(config: Any, pids: dict[str, int], prefix: str, extra: dict[str, Any]) -> Iterator[None]:
     """py-spy over exactly the measuring window when --profile is on; py-spy is imported only then."""
-    if not config.profile:
+    with maybe_profile_windows(config, pids, prefix, extra) as window, window():
         yield
-        return
-    from baseline.profiling.capture import profile_window
 
-    with profile_window(pids, Path(config.run_dir) / "profiles", config, prefix=prefix) as window:
-        yield
-    extra.setdefault("profiles", []).append(_jsonable(window))
+
+@contextlib.contextmanager
+def maybe_profile_windows(
+    config: Any, pids: dict[str, int], prefix: str, extra: dict[str, Any]
+) -> Iterator[Callable[[], contextlib.AbstractContextManager[Any]]]:
+    """Yields `window`: each `with window():` is profiled, the profiles of all of them merged per role.
+    Without --profile every window is a no-op and py-spy is never imported."""
+    if not config.profile:
+        yield contextlib.nullcontext
+        return
+    from baseline.profiling.capture import profile_windows
+
+    with profile_windows(pids, Path(config.run_dir) / "profiles", config, prefix=prefix) as windows:
+        yield windows.window
+    extra.setdefault("profiles", []).append(_jsonable(windows.result))
 
 
 def _jsonable(value: Any) -> Any:

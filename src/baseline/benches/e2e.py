@@ -19,14 +19,18 @@ from baseline.benches.common import (
     BenchError,
     case_from,
     make_case,
-    maybe_profile,
+    maybe_profile_windows,
     sampler_for,
     service_pids,
     target_of,
     workload_of,
 )
+from baseline.measure import Sampler
 
 WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
+PROFILED_ROUNDS = 5  # unprofiled/profiled block pairs in the profiled pass
+PROFILED_ROUNDS_QUICK = 2
+BLOCK_WARMUP = 2  # per block and workflow: the first tasks after an attach or detach are not timed
 COMPLETION_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 
@@ -82,15 +86,27 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                 measured.append(case_from(result, {"workflow": key, "completion_channel": channel}))
             return measured
 
-        # Latency cases are never taken under the profiler (py-spy costs CPU on a small machine); the profiled
-        # window is a second pass over the same workflows, and its cost is stated as a ratio of the two.
+        # Latency cases are never taken under the profiler (py-spy costs CPU on a small machine). The profiled
+        # pass alternates unprofiled and profiled blocks, so drift on a shared machine hits both alike, and states
+        # the profiler's cost as the ratio of their pooled p50s.
         timed: list[str] = []  # task uuids of the timed (unprofiled) samples, warm-up excluded
         cases = measure("e2e/workflow/", sampler)
         plain_tasks = list(timed)
         if config.profile:
-            with maybe_profile(config, service_pids(stack), "e2e-", extra):
-                profiled = measure("e2e/profiled/", sampler_for(config, "e2e"))
-            extra["profiled_window"] = _profiling_overhead(cases, profiled)
+            rounds = PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS
+            block = Sampler(
+                samples=max(1, -(-int(config.samples["e2e"]) // rounds)),
+                warmup=BLOCK_WARMUP,
+                time_budget_s=config.time_budget_s / rounds,
+                progress=False,
+            )
+            blocks: dict[str, list[list[dict[str, Any]]]] = {"reference": [], "profiled": []}
+            with maybe_profile_windows(config, service_pids(stack), "e2e-", extra) as window:
+                for _ in range(rounds):
+                    blocks["reference"].append(measure("e2e/reference/", block))
+                    with window():
+                        blocks["profiled"].append(measure("e2e/profiled/", block))
+            extra["profiled_window"] = profiling_overhead(blocks["reference"], blocks["profiled"])
         verified = _verify_all(session, base, created, workload)
     for case in cases:
         case["meta"]["verified_tasks"] = verified[case["meta"]["workflow"]]
@@ -141,15 +157,27 @@ def _verify_all(session: requests.Session, base: str, created: dict[str, list[st
     return counts
 
 
-def _profiling_overhead(plain: list[dict[str, Any]], profiled: list[dict[str, Any]]) -> dict[str, Any]:
-    """p50 under py-spy over p50 without it, per workflow, from the same run (1.0 = no profiler cost)."""
+def profiling_overhead(reference: list[list[dict[str, Any]]], profiled: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per workflow: pooled p50 of the profiled blocks over that of the unprofiled blocks they alternate with
+    (1.0 = no profiler cost), with each round's own ratio to show how steady it is."""
+    from baseline.stats import percentile
+
     out: dict[str, Any] = {}
-    for base_case, prof_case in zip(plain, profiled, strict=True):
-        base_p50, prof_p50 = base_case["summary"]["p50"], prof_case["summary"]["p50"]
-        out[base_case["meta"]["workflow"]] = {
-            "p50_ns": base_p50,
+    for index, first in enumerate(reference[0]):
+        ref_blocks = [round_[index]["samples"] for round_ in reference]
+        prof_blocks = [round_[index]["samples"] for round_ in profiled]
+        ref_p50 = percentile([x for b in ref_blocks for x in b], 50)
+        prof_p50 = percentile([x for b in prof_blocks for x in b], 50)
+        out[first["meta"]["workflow"]] = {
+            "reference_p50_ns": ref_p50,
             "profiled_p50_ns": prof_p50,
-            "profiled_samples": prof_case["summary"]["n"],
-            "overhead_ratio": round(prof_p50 / base_p50, 4) if base_p50 else None,
+            "reference_samples": sum(map(len, ref_blocks)),
+            "profiled_samples": sum(map(len, prof_blocks)),
+            "rounds": len(ref_blocks),
+            "overhead_ratio": round(prof_p50 / ref_p50, 4) if ref_p50 else None,
+            "round_ratios": [
+                round(percentile(p, 50) / percentile(r, 50), 4) if percentile(r, 50) else None
+                for r, p in zip(ref_blocks, prof_blocks, strict=True)
+            ],
         }
     return out
