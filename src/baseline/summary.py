@@ -272,7 +272,19 @@ def build_summary(label_dir: Path, *, cv_threshold: float) -> dict[str, Any]:
         "cases": cases,
         "unstable_cases": [c["id"] for c in cases if c["unstable"]],
         "profiles": _profiles(data),
+        "profiler_cost": _profiler_cost(data),
     }
+
+
+def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
+    """py-spy's cost per run and workflow as the e2e bench measured it (profiled over unprofiled p50, blocks
+    alternating in the same run); empty when the services were not profiled."""
+    rows = []
+    for run in data.runs:
+        window = ((run.results.get("e2e") or {}).get("extra") or {}).get("profiled_window") or {}
+        for workflow, entry in window.items():
+            rows.append({"run": run.run, "workflow": workflow, "ratio": entry.get("overhead_ratio")})
+    return rows
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -31,6 +31,7 @@ def write_run(root: Path, label: str, run: int, phases: dict[str, dict[str, list
             [{"id": cid, "unit": "ns", "samples": s, "summary": {}, "meta": {}} for cid, s in cases.items()],
             environment=kw.get("environment", ENV),  # type: ignore[arg-type]
             flags=kw.get("flags", []),  # type: ignore[arg-type]
+            extra=kw.get("extra", {}).get(phase),  # type: ignore[attr-defined]
         )
 
 
@@ -98,6 +99,19 @@ def test_write_summary_writes_three_files(label_dir: Path) -> None:
     html = (label_dir / "report.html").read_text()
     assert 'id="summary-table"' in html and "<script" not in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_profiler_cost_per_run_is_summarized_and_reported(tmp_path: Path) -> None:
+    for run, ratio in ((1, 1.031), (2, 1.047)):
+        extra = {"e2e": {"profiled_window": {"linear": {"overhead_ratio": ratio, "rounds": 5}}}}
+        write_run(tmp_path, "p", run, {"e2e": {"e2e/workflow/linear": E2E[run]}}, extra=extra)
+    summary, _ = write_summary(tmp_path / "profiles" / "p", cv_threshold=0.10)
+    assert summary["profiler_cost"] == [
+        {"run": 1, "workflow": "linear", "ratio": 1.031},
+        {"run": 2, "workflow": "linear", "ratio": 1.047},
+    ]
+    md = (tmp_path / "profiles" / "p" / "report.md").read_text()
+    assert "## Profiler cost" in md and "| linear | 1.031x | 1.047x |" in md
 
 
 def test_missing_label_names_it(tmp_path: Path) -> None:

@@ -101,6 +101,15 @@ def render_summary(summary: Mapping[str, Any]) -> str:
                 ]
             )
         out.append(table(["run", "profile", "samples", "message passing", "top frame (self)", "flamegraph"], prow))
+    cost = summary.get("profiler_cost") or []
+    if cost:
+        out += ["", "## Profiler cost", ""]
+        out.append("E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run.")
+        out.append("")
+        ratios = {(row["run"], row["workflow"]): row["ratio"] for row in cost}
+        workflows = list(dict.fromkeys(row["workflow"] for row in cost))
+        crow = [[w, *(f"{ratios[(r, w)]:.3f}x" if ratios.get((r, w)) else "-" for r in runs)] for w in workflows]
+        out.append(table(["workflow", *(f"run {r}" for r in runs)], crow))
     out += ["", f"## Environment (run {runs[0]})", ""]
     out += [f"- {cell(line)}" for line in environment_lines(summary.get("environment") or {})] or ["- (none recorded)"]
     return "\n".join(out) + "\n"
