@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
+from tasker.db import JIT_OFF
 from tasker.orchestration.lifecycle.task_initializer import (
     TaskRequest,
     TemplateCache,
@@ -70,7 +71,11 @@ _STEPS_SQL = (
 
 def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
     pool = AsyncConnectionPool(
-        dsn, min_size=2, max_size=pool_size, open=False, kwargs={"autocommit": True, "prepare_threshold": 1}
+        dsn,
+        min_size=2,
+        max_size=pool_size,
+        open=False,
+        kwargs={"autocommit": True, "prepare_threshold": 1, "options": JIT_OFF},
     )
     cache = TemplateCache()
 

@@ -9,6 +9,7 @@ import sys
 import psycopg
 import pytest
 
+from tasker.db import connect
 from tasker.migrate import sql_files
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,14 @@ def test_migrate_is_idempotent_and_registers_templates(fresh_dsn: str) -> None:
             )
         }
         assert len(functions) == 5
+        # JIT would compile the readers' queries once the tables grow past jit_above_cost (~70 ms per call)
+        no_jit = conn.execute(
+            "SELECT proname FROM pg_proc WHERE 'jit=off' = ANY (proconfig) AND proname IN ('get_next_ready_tasks', "
+            "'get_step_readiness_status', 'get_task_execution_context', 'get_step_transitive_dependencies')"
+        ).fetchall()
+        assert len(no_jit) == 4
+    with connect(fresh_dsn) as engine:
+        assert engine.execute("SHOW jit").fetchone() == ("off",)
 
 
 def test_missing_dsn_says_how_to_fix() -> None:
