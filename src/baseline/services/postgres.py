@@ -156,7 +156,9 @@ class EmbeddedPostgres:
         }
         if self._stat_statements_available():
             opts["shared_preload_libraries"] = "pg_stat_statements"
-            opts["pg_stat_statements.track"] = "all"
+            # Top-level statements only (the default): the SQL bench reads top-level calls, and tracking every
+            # statement nested in the engine's functions cost the E2E chain ~6% (linear p50 18.0 vs 19.4 ms).
+            opts["pg_stat_statements.track"] = "top"
         opts.update(self.settings)
         return opts
 
