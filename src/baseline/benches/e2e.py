@@ -18,6 +18,7 @@ import requests
 from baseline.benches.common import (
     BenchError,
     case_from,
+    http_session,
     make_case,
     maybe_profile_windows,
     sampler_for,
@@ -45,7 +46,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     created: dict[str, list[str]] = {key: [] for key in WORKFLOWS}
-    with requests.Session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+    with http_session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
         def wait_completion(task_uuid: str, started: int) -> None:

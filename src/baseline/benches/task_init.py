@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import requests
 
-from baseline.benches.common import BenchError, case_from, sampler_for, target_of, workload_of
+from baseline.benches.common import BenchError, case_from, http_session, sampler_for, target_of, workload_of
 
 WORKFLOWS = ("linear", "diamond")
 REQUEST_TIMEOUT_S = 30.0
@@ -30,7 +30,7 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
     counter = itertools.count(1)
     cases: list[dict[str, Any]] = []
     channel = target_of(stack).completion_channel
-    with requests.Session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+    with http_session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
         def wait_done(task_uuid: str) -> None:
