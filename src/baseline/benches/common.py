@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any
 
 import psycopg
-import requests
 
 from baseline.measure import Sampler, SampleResult
 
@@ -25,14 +24,6 @@ BenchFn = Callable[[Any, Any, dict[str, Any]], list[dict[str, Any]]]
 
 class BenchError(RuntimeError):
     """A bench could not produce trustworthy samples (a failed task, a CAS that returned false...)."""
-
-
-def http_session() -> requests.Session:
-    """A keep-alive session that ignores proxy, netrc and CA settings of the environment: a bench talks to its own
-    stack, and requests re-reads that environment on every call (~0.3 ms per request on the 2-core VM)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 def sampler_for(config: Any, phase: str) -> Sampler:

@@ -13,12 +13,10 @@ import uuid
 from typing import Any
 
 import psycopg
-import requests
 
 from baseline.benches.common import (
     BenchError,
     case_from,
-    http_session,
     make_case,
     maybe_profile_windows,
     sampler_for,
@@ -26,6 +24,7 @@ from baseline.benches.common import (
     target_of,
     workload_of,
 )
+from baseline.benches.http import HttpClient
 from baseline.measure import Sampler
 
 WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
@@ -46,7 +45,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     created: dict[str, list[str]] = {key: [] for key in WORKFLOWS}
-    with http_session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+    with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
         def wait_completion(task_uuid: str, started: int) -> None:
@@ -58,7 +57,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                 for note in listen.notifies(timeout=remaining):
                     if note.channel == channel and note.payload == task_uuid:
                         return
-            state = session.get(f"{base}/v1/tasks/{task_uuid}", timeout=REQUEST_TIMEOUT_S).text[:500]
+            state = client.get(f"/v1/tasks/{task_uuid}").text[:500]
             raise BenchError(
                 f"task {task_uuid} sent no completion NOTIFY on {channel} within {COMPLETION_TIMEOUT_S:.0f} s; "
                 f"its state: {state}"
@@ -73,7 +72,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
 
                 def run_one(payload: dict[str, Any], key: str = key) -> str:
                     started = time.perf_counter_ns()
-                    response = session.post(url, json=payload, timeout=REQUEST_TIMEOUT_S)
+                    response = client.post_json("/v1/tasks", payload)
                     if response.status_code != 201:
                         raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
                     task_uuid = response.json()["task_uuid"]
@@ -108,7 +107,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                     with window():
                         blocks["profiled"].append(measure("e2e/profiled/", block))
             extra["profiled_window"] = profiling_overhead(blocks["reference"], blocks["profiled"])
-        verified = _verify_all(session, base, created, workload)
+        verified = _verify_all(client, created, workload)
     for case in cases:
         case["meta"]["verified_tasks"] = verified[case["meta"]["workflow"]]
     return cases + _hop_cases(stack.dsn, workload, plain_tasks)
@@ -142,12 +141,12 @@ def _hop_cases(dsn: str, workload: Any, task_uuids: list[str]) -> list[dict[str,
     return cases
 
 
-def _verify_all(session: requests.Session, base: str, created: dict[str, list[str]], workload: Any) -> dict[str, int]:
+def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Any) -> dict[str, int]:
     """GET every task of the window (warm-up included) and check success and exact results."""
     counts: dict[str, int] = {}
     for key, uuids in created.items():
         for task_uuid in uuids:
-            response = session.get(f"{base}/v1/tasks/{task_uuid}", timeout=REQUEST_TIMEOUT_S)
+            response = client.get(f"/v1/tasks/{task_uuid}")
             if response.status_code != 200:
                 raise BenchError(f"GET /v1/tasks/{task_uuid} returned {response.status_code}: {response.text[:300]}")
             try:

@@ -1,4 +1,4 @@
-"""Task creation latency: POST /v1/tasks over one keep-alive requests.Session, a unique correlation id each time.
+"""Task creation latency: POST /v1/tasks over one keep-alive connection (benches.http), a unique correlation id each.
 
 Paced: after each timed POST the bench waits, untimed, for that task's completion NOTIFY, so every sample meets
 an idle engine. Back-to-back POSTs would pile up work faster than the engine finishes it, and the samples would
@@ -12,9 +12,9 @@ import uuid
 from typing import Any
 
 import psycopg
-import requests
 
-from baseline.benches.common import BenchError, case_from, http_session, sampler_for, target_of, workload_of
+from baseline.benches.common import BenchError, case_from, sampler_for, target_of, workload_of
+from baseline.benches.http import HttpClient, HttpResponse
 
 WORKFLOWS = ("linear", "diamond")
 REQUEST_TIMEOUT_S = 30.0
@@ -25,12 +25,12 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
     """One case per workflow; every response must be 201 or the bench fails naming the response."""
     workload = workload_of(stack)
     sampler = sampler_for(config, "task_init")
-    url = f"{stack.api_url.rstrip('/')}/v1/tasks"
+    url = f"{stack.api_url.rstrip('/')}/v1/tasks"  # named in results and errors
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     cases: list[dict[str, Any]] = []
     channel = target_of(stack).completion_channel
-    with http_session() as session, psycopg.connect(stack.dsn, autocommit=True) as listen:
+    with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
         def wait_done(task_uuid: str) -> None:
@@ -44,10 +44,10 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
             def body(key: str = key) -> dict[str, Any]:
                 return workload.task_request(key, f"baseline-task-init-{run_tag}-{next(counter)}")
 
-            def post(payload: dict[str, Any]) -> requests.Response:
-                return session.post(url, json=payload, timeout=REQUEST_TIMEOUT_S)
+            def post(payload: dict[str, Any]) -> HttpResponse:
+                return client.post_json("/v1/tasks", payload)
 
-            def check(response: requests.Response, key: str = key) -> None:
+            def check(response: HttpResponse, key: str = key) -> None:
                 if response.status_code != 201:
                     raise BenchError(
                         f"POST {url} ({key}) returned {response.status_code}, expected 201: {response.text[:300]}"
@@ -61,6 +61,6 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
 
         # The HTTP floor of the same client and server: what any request costs before task creation starts.
         health = f"{stack.api_url.rstrip('/')}/health"
-        floor = sampler.run("task_init/calibrate/get_health", lambda: session.get(health, timeout=REQUEST_TIMEOUT_S))
+        floor = sampler.run("task_init/calibrate/get_health", lambda: client.get("/health"))
         cases.append(case_from(floor, {"url": health, "keep_alive": True}))
     return cases
