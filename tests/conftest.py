@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,6 +19,15 @@ from tasker.db import connect
 from tasker.migrate import migrate
 
 _counter = itertools.count()
+# Where this machine keeps its tools; every other BASELINE_* variable is a run setting that must not leak in.
+_MACHINE_SETTINGS = {"BASELINE_PG_BINDIR", "BASELINE_PY_SPY", "BASELINE_NOX_VENV"}
+
+
+@pytest.fixture(autouse=True)
+def _no_run_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests set what they need: a BASELINE_OUTPUT_DIR exported in the developer's shell must not redirect them."""
+    for name in [n for n in os.environ if n.startswith("BASELINE_") and n not in _MACHINE_SETTINGS]:
+        monkeypatch.delenv(name)
 
 
 def _positive_factor(text: str) -> float:
