@@ -90,11 +90,11 @@ def _validate_label(label: str) -> None:
 def _one_run(c: Context, label: str, run: int, quick: bool, profile: bool) -> bool:
     """Fresh stack, every phase, teardown; the run's status goes to the manifest."""
     common = _common(label, run, quick)
-    _nox(c, "mark_run", *common, "--status", "incomplete")
     ok = False
     try:
-        # Sessions that share their arguments run in one nox call (one start-up instead of one each).
-        ok = _nox(c, " ".join(("up", *RUN_PHASES)), *common, warn=True)
+        # Sessions that share their arguments run in one nox call (one start-up instead of one each); mark_run
+        # without --status records the run as started (incomplete) before anything else runs.
+        ok = _nox(c, " ".join(("mark_run", "up", *RUN_PHASES)), *common, warn=True)
         if ok:
             ok = _nox(c, "e2e_bench", *common, *(["--profile"] if profile else []), warn=True)
     finally:

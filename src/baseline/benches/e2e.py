@@ -29,7 +29,7 @@ from baseline.measure import Sampler
 
 WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
 PROFILED_ROUNDS = 5  # unprofiled/profiled block pairs in the profiled pass
-PROFILED_ROUNDS_QUICK = 2
+PROFILED_ROUNDS_QUICK = 1  # a smoke test: one unprofiled block, then one profiled
 BLOCK_WARMUP = 2  # per block and workflow: the first tasks after an attach or detach are not timed
 COMPLETION_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0

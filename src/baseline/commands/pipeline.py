@@ -14,7 +14,11 @@ RUN_STATUSES = ("incomplete", "complete", "failed")
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser("mark-run", help="record a run's status (incomplete, complete, failed)")
     add_common_options(parser)
-    parser.add_argument("--status", required=True, help="one of: " + ", ".join(RUN_STATUSES))
+    parser.add_argument(
+        "--status",
+        default="incomplete",
+        help="one of: " + ", ".join(RUN_STATUSES) + " (default incomplete: the run has started)",
+    )
     parser.add_argument("--error", default=None, help="why the run failed (kept in the manifest)")
     parser.set_defaults(func=mark_run)
 
