@@ -77,6 +77,18 @@ def test_window_flags_name_what_ran_inside_the_window() -> None:
     assert window_flags(quiet, {"checkpoints": 4, "autovacuum": 9}) == ["checkpoint_in_window", "autovacuum_in_window"]
 
 
+def test_cpu_steal_above_five_percent_flags_the_window() -> None:
+    from baseline.benches.common import cpu_ticks, steal_share, window_flags
+
+    base = {"checkpoints": 0, "autovacuum": 0, "cpu_ticks": 1000, "steal_ticks": 10}
+    assert steal_share(base, {**base, "cpu_ticks": 2000, "steal_ticks": 40}) == 0.03
+    assert window_flags(base, {**base, "cpu_ticks": 2000, "steal_ticks": 40}) == []
+    assert window_flags(base, {**base, "cpu_ticks": 2000, "steal_ticks": 90}) == ["cpu_steal_in_window"]
+    assert steal_share({"checkpoints": 0}, {"checkpoints": 0}) is None  # not reported: no flag, no share
+    now = cpu_ticks()  # this machine's real counters
+    assert now["cpu_ticks"] > 0 and 0 <= now["steal_ticks"] <= now["cpu_ticks"]
+
+
 def test_interleaved_alternates_chunks_and_keeps_counts() -> None:
     from baseline.benches.common import calibration_rounds, interleaved
 

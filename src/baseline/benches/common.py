@@ -86,7 +86,8 @@ AUTOVACUUM_SQL = "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) 
 
 
 def read_counters(dsn: str) -> dict[str, int]:
-    """Checkpoints (cluster-wide) and autovacuum/autoanalyze runs (this database) so far."""
+    """Checkpoints (cluster-wide) and autovacuum/autoanalyze runs (this database) so far, and the machine's CPU
+    time and steal time (what the hypervisor gave to other guests) in clock ticks."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
         try:
@@ -94,7 +95,30 @@ def read_counters(dsn: str) -> dict[str, int]:
         except psycopg.errors.UndefinedColumn:
             row = conn.execute(CHECKPOINTS_SQL["checkpointer"]).fetchone()
         auto = conn.execute(AUTOVACUUM_SQL).fetchone()
-    return {"checkpoints": int(row[0]) if row else 0, "autovacuum": int(auto[0]) if auto else 0}
+    counters = {"checkpoints": int(row[0]) if row else 0, "autovacuum": int(auto[0]) if auto else 0}
+    return counters | cpu_ticks()
+
+
+def cpu_ticks() -> dict[str, int]:
+    """Total and steal CPU ticks of the whole machine (/proc/stat; empty where there is no such file)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return {}
+    ticks = [int(v) for v in fields[1:]]
+    return {"cpu_ticks": sum(ticks[:8]), "steal_ticks": ticks[7] if len(ticks) > 7 else 0}
+
+
+#: Share of the machine's CPU time taken by the hypervisor for other guests above which a window is flagged.
+STEAL_FLAG_SHARE = 0.05
+
+
+def steal_share(before: dict[str, int], after: dict[str, int]) -> float | None:
+    """Steal ticks over all ticks between two counter reads; None when the machine does not report them."""
+    total = after.get("cpu_ticks", 0) - before.get("cpu_ticks", 0)
+    if "steal_ticks" not in before or "steal_ticks" not in after or total <= 0:
+        return None
+    return (after["steal_ticks"] - before["steal_ticks"]) / total
 
 
 def window_flags(before: dict[str, int], after: dict[str, int]) -> list[str]:
@@ -104,6 +128,9 @@ def window_flags(before: dict[str, int], after: dict[str, int]) -> list[str]:
         flags.append("checkpoint_in_window")
     if after["autovacuum"] > before["autovacuum"]:
         flags.append("autovacuum_in_window")
+    steal = steal_share(before, after)
+    if steal is not None and steal > STEAL_FLAG_SHARE:
+        flags.append("cpu_steal_in_window")
     return flags
 
 
@@ -222,6 +249,9 @@ def execute_bench(config: Any, phase: str, bench: BenchFn, *, settle: bool = Fal
     # A bench that measures in a database of its own reports its own window (checkpoints are cluster-wide).
     window = extra.pop("window", None) or {"before": before, "after": after, "database": "run database"}
     extra["window_counters"] = window
+    steal = steal_share(window["before"], window["after"])
+    if steal is not None:
+        extra["cpu_steal_share"] = round(steal, 4)
     extra["started_at"] = started
     flags = window_flags(window["before"], window["after"]) + extra.pop("extra_flags", [])
     return store.write_result(
