@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent
 RUN_PHASES = ("sql_bench", "event_bench", "task_init_bench")
 
 
-def _nox(c: Context, sessions: str, *args: str, warn: bool = False) -> bool:
-    """Run nox sessions with harness arguments, stopping at the first that fails; True when they all passed."""
-    cmd = f"nox --stop-on-first-error -s {sessions}"
+def _nox(c: Context, sessions: str, *args: str, warn: bool = False, stop_on_error: bool = True) -> bool:
+    """Run nox sessions with harness arguments, by default stopping at the first that fails; True when all passed."""
+    cmd = f"nox {'--stop-on-first-error ' if stop_on_error else ''}-s {sessions}"
     if args:
         cmd += " -- " + " ".join(shlex.quote(a) for a in args)
     result = c.run(cmd, warn=warn, pty=False, echo=True)
@@ -98,7 +98,9 @@ def _one_run(c: Context, label: str, run: int, quick: bool, profile: bool) -> bo
         if ok:
             ok = _nox(c, "e2e_bench", *common, *(["--profile"] if profile else []), warn=True)
     finally:
-        ok = _nox(c, "down lifecycle_profile" if ok else "down", *common, warn=True) and ok
+        # The lifecycle tests create their databases in the run's server while it is still up (no cluster start);
+        # `down` runs even when they fail.
+        ok = _nox(c, "lifecycle_profile down" if ok else "down", *common, warn=True, stop_on_error=False) and ok
     _nox(c, "mark_run", *common, "--status", "complete" if ok else "failed")
     return ok
 
@@ -140,9 +142,8 @@ def profile_all(c: Context, label: str = "adhoc", quick: bool = False) -> None:
         try:
             if ok:
                 ok = _nox(c, "sql_bench e2e_bench", *common, "--profile", warn=True)
-        finally:
-            _nox(c, "down", *common, warn=True)
-        ok = _nox(c, "lifecycle_profile", *common, warn=True) and ok
+        finally:  # lifecycle first, in the stack's server (see _one_run); down even when a phase failed
+            ok = _nox(c, "lifecycle_profile down", *common, warn=True, stop_on_error=False) and ok
         _nox(c, "profile_report", "--label", label, warn=True)
     if not ok:
         raise Exit("profile-all: a phase failed (see above); the profiles it wrote are kept", 1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from baseline.services.postgres import EmbeddedPostgres
+from baseline.services.postgres import EmbeddedPostgres, PostgresServer
 from tasker.db import connect
 from tasker.migrate import migrate
 
@@ -54,8 +54,16 @@ def repeat(request: pytest.FixtureRequest) -> Callable[[int], int]:
     return lambda n: max(1, round(n * scale))
 
 
+#: A running server to create the test databases in instead of starting a private cluster (lifecycle profiling
+#: points it at the run's own embedded server: no cluster start-up inside the profile). Superuser DSN.
+TEST_SERVER_ENV = "TASKER_TEST_ADMIN_DSN"
+
+
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[EmbeddedPostgres]:
+def pg_cluster() -> Iterator[EmbeddedPostgres | PostgresServer]:
+    if os.environ.get(TEST_SERVER_ENV):
+        yield PostgresServer(os.environ[TEST_SERVER_ENV])
+        return
     # Not tmp_path_factory: its root is 0700, which the unprivileged server account cannot enter under root.
     workdir = Path(tempfile.mkdtemp(prefix="baseline-test-pg-"))
     cluster = EmbeddedPostgres(workdir)
@@ -68,7 +76,7 @@ def pg_cluster() -> Iterator[EmbeddedPostgres]:
 
 
 @pytest.fixture
-def fresh_dsn(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
+def fresh_dsn(pg_cluster: EmbeddedPostgres | PostgresServer) -> Iterator[str]:
     """An empty database of its own for one test."""
     name = f"test_{next(_counter)}"
     dsn = pg_cluster.create_database(name)
@@ -79,7 +87,7 @@ def fresh_dsn(pg_cluster: EmbeddedPostgres) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(pg_cluster: EmbeddedPostgres) -> str:
+def migrated_template(pg_cluster: EmbeddedPostgres | PostgresServer) -> str:
     """Name of a database holding the engine's schema, SQL functions and the four templates."""
     name = "tasker_test_template"
     pg_cluster.drop_database(name)
@@ -88,7 +96,7 @@ def migrated_template(pg_cluster: EmbeddedPostgres) -> str:
 
 
 @pytest.fixture(scope="module")
-def module_dsn(pg_cluster: EmbeddedPostgres, migrated_template: str) -> Iterator[str]:
+def module_dsn(pg_cluster: EmbeddedPostgres | PostgresServer, migrated_template: str) -> Iterator[str]:
     """A migrated database shared by one test module (cloning costs ~0.5 s, so not one per test)."""
     name = f"module_{next(_counter)}"
     dsn = pg_cluster.create_database(name, template=migrated_template)
@@ -110,7 +118,7 @@ def clean_dsn(module_dsn: str) -> str:
 
 
 @pytest.fixture
-def engine_dsn(pg_cluster: EmbeddedPostgres, migrated_template: str) -> Iterator[str]:
+def engine_dsn(pg_cluster: EmbeddedPostgres | PostgresServer, migrated_template: str) -> Iterator[str]:
     """A migrated database of this test's own."""
     name = f"engine_{next(_counter)}"
     dsn = pg_cluster.create_database(name, template=migrated_template)

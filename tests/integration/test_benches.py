@@ -59,7 +59,7 @@ def _run_bench(env: dict[str, str], command: str, phase: str) -> dict:
 def _check_common(doc: dict, phase: str, expected_ids: set[str]) -> None:
     assert doc["schema_version"] == 1 and doc["phase"] == phase and doc["label"] == LABEL and doc["run"] == 1
     assert isinstance(doc["flags"], list)
-    assert set(doc["flags"]) <= {"checkpoint_in_window", "autovacuum_in_window"}
+    assert set(doc["flags"]) <= {"checkpoint_in_window", "autovacuum_in_window", "cpu_steal_in_window"}
     counters = doc["extra"]["window_counters"]
     assert counters["after"]["checkpoints"] >= counters["before"]["checkpoints"]
     env = doc["environment"]
@@ -192,3 +192,12 @@ def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env
     assert all(o["reference_samples"] == o["profiled_samples"] for o in overhead.values())
     capture = json.loads((run_dir / "profiles" / "e2e-api.capture.json").read_text())
     assert capture["windows"] == 1
+
+
+def test_lifecycle_profile_uses_the_running_stack_server(bench_env: dict[str, str]) -> None:
+    proc = _baseline(bench_env, "lifecycle-profile", "--quick", "--label", LABEL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    profiles = Path(bench_env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-1" / "profiles"
+    record = json.loads((profiles / "lifecycle.json").read_text())
+    assert record["passed"] and record["postgres"] == "the run's embedded server"
+    assert "EmbeddedPostgres.start" not in (profiles / "lifecycle.folded").read_text()  # no cluster of its own

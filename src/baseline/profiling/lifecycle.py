@@ -1,11 +1,14 @@
 """Lifecycle profiling: the target's lifecycle tests under py-spy (children followed) -> lifecycle.folded + views.
 
-The tests bring their own PostgreSQL through the test suite's fixtures, so no stack is started here. The test
-run's exit code, py-spy's and the timing go to lifecycle.json; a failing test run keeps its profile.
+No stack is started here. With the run's embedded stack up, the tests create their databases in its server
+(TASKER_TEST_ADMIN_DSN, see tests/conftest.py), so no cluster start-up lands in the profile; otherwise the test
+suite's fixtures start a private cluster. The test run's exit code, py-spy's and the timing go to lifecycle.json;
+a failing test run keeps its profile.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +37,24 @@ class LifecycleProfile:
     output_tail: str
 
 
+def _embedded_server(config: Config) -> str | None:
+    """Superuser DSN of this run's embedded server when it is up and answers; None otherwise (never an external
+    or compose server: test databases are not created in someone else's PostgreSQL)."""
+    import psycopg
+
+    from baseline.services.stack import read_state
+
+    stack = read_state(config)
+    if stack is None or stack.services != "embedded":
+        return None
+    try:
+        with psycopg.connect(stack.admin_dsn, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return None
+    return stack.admin_dsn
+
+
 def profile_lifecycle(
     config: Config,
     *,
@@ -54,6 +75,8 @@ def profile_lifecycle(
 
     target = get_target(config.target)
     argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)
+    server = _embedded_server(config)
+    env = dict(os.environ, TASKER_TEST_ADMIN_DSN=server) if server else None
     out_dir = config.run_dir / "profiles"
     folded = out_dir / "lifecycle.folded"
     started_at = now_iso()
@@ -64,6 +87,7 @@ def profile_lifecycle(
         subprocesses=True,
         idle=idle,
         cwd=config.project_root,
+        env=env,
         py_spy=py_spy,
     )
     tail = redact_secrets("\n".join(rec.stdout.rstrip().splitlines()[-_TAIL_LINES:]))
@@ -89,6 +113,7 @@ def profile_lifecycle(
         "passed": passed,
         "rate": config.profile_rate,
         "idle": idle,
+        "postgres": "the run's embedded server" if server else "a private cluster of the test suite",
         "samples": rec.samples,
         "notes": notes,
         "files": {kind: path.name for kind, path in files.items()},

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 from psycopg import sql
 
 SUPERUSER = "postgres"
@@ -81,6 +82,29 @@ def _service_user() -> pwd.struct_passwd | None:
         except KeyError:
             continue
     raise RuntimeError("running as root and neither a 'postgres' nor a 'nobody' account exists to run PostgreSQL")
+
+
+class PostgresServer:
+    """A running server reached through a superuser DSN: databases created and dropped by name."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return psycopg.conninfo.make_conninfo(self.admin_dsn, dbname=dbname)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """CREATE DATABASE (optionally from a template); returns its DSN."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            conn.execute(stmt)
+        return self.dsn(name)
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @dataclass
@@ -233,16 +257,11 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str, template: str | None = None) -> str:
         """CREATE DATABASE (optionally from a template); returns its DSN."""
-        with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-            if template:
-                stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-            conn.execute(stmt)
+        PostgresServer(self.dsn()).create_database(name, template)
         return self.dsn(name)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        PostgresServer(self.dsn()).drop_database(name)
 
     def __enter__(self) -> EmbeddedPostgres:
         return self.start()
