@@ -392,47 +392,10 @@ def _has_children(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def profile_window(
-    pids: Mapping[str, int],
-    out_dir: Path,
-    config: Any,
-    *,
-    prefix: str = "e2e-",
-    idle: bool = True,
-    subprocesses: bool | None = None,
-    nonblocking: bool = True,
-    attach_timeout: float = 20.0,
-    stop_timeout: float = 30.0,
-    py_spy: str | None = None,
-) -> Iterator[WindowResult]:
-    """Attach one py-spy per role before the caller's window opens; stop them and render when it closes.
-
-    Entering waits until every py-spy reports it is sampling, so no attach cost falls inside the caller's
-    timed region. `subprocesses` None follows children for a role that has any when the window opens, except
-    this very process (whose children may be the services, profiled on their own); following costs py-spy
-    CPU (a process-tree scan per sample), which a 2-core machine takes from the services.
-    Files: `out_dir/<prefix><role>.folded` + views +
-    `.capture.json` (pid, rate, samples, seconds, notes). `nonblocking` (default) samples without pausing the
-    services: measured here in alternating blocks of linear tasks, E2E p50 under profiling was 1.08/1.12/0.98x
-    the unprofiled p50 with it and 1.13/1.22/1.07x with pausing. A role that exits mid-window keeps what was sampled
-    and is named in `notes`. The result is filled in when the `with` block ends. No pids (external services):
-    nothing is attached and the result says so.
-    """
-    with (
-        profile_windows(
-            pids,
-            out_dir,
-            config,
-            prefix=prefix,
-            idle=idle,
-            subprocesses=subprocesses,
-            nonblocking=nonblocking,
-            attach_timeout=attach_timeout,
-            stop_timeout=stop_timeout,
-            py_spy=py_spy,
-        ) as windows,
-        windows.window(),
-    ):
+def profile_window(pids: Mapping[str, int], out_dir: Path, config: Any, **options: Any) -> Iterator[WindowResult]:
+    """One profiled window (see profile_windows for the options): py-spy attached to every role when the block
+    opens, stopped and rendered when it closes; the result is filled in then."""
+    with profile_windows(pids, out_dir, config, **options) as windows, windows.window():
         yield windows.result
 
 
@@ -450,10 +413,19 @@ def profile_windows(
     stop_timeout: float = 30.0,
     py_spy: str | None = None,
 ) -> Iterator[ProfiledWindows]:
-    """Like profile_window, for several windows (`with windows.window(): ...`) merged into one profile per role.
+    """Windows (`with windows.window(): ...`) over the same roles, each role's samples merged into one profile.
 
-    Lets a bench alternate profiled and unprofiled blocks, so machine drift hits both alike when it states the
-    profiler's cost; the views are rendered once, when the outer `with` ends.
+    Several windows let a bench alternate profiled and unprofiled blocks, so machine drift hits both alike when it
+    states the profiler's cost; the views are rendered once, when the outer `with` ends.
+    Entering a window waits until every py-spy reports it is sampling, so no attach cost falls inside the caller's
+    timed region. `subprocesses` None follows children for a role that has any when first attached, except this
+    very process (whose children may be the services, profiled on their own); following costs py-spy CPU (a
+    process-tree scan per sample), which a 2-core machine takes from the services.
+    Files: `out_dir/<prefix><role>.folded` + views + `.capture.json` (pid, rate, windows, samples, seconds, notes).
+    `nonblocking` (default) samples without pausing the services: measured here in alternating blocks of linear
+    tasks, E2E p50 under profiling was 1.08/1.12/0.98x the unprofiled p50 with it and 1.13/1.22/1.07x with pausing.
+    A role that exits mid-window keeps what was sampled, is named in `notes` and left out of later windows.
+    No pids (external services): nothing is attached and the result says so.
     """
     exe = py_spy or find_py_spy()
     rate = int(getattr(config, "profile_rate", 100))
