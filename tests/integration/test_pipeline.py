@@ -49,8 +49,16 @@ def test_every_run_has_every_phase_and_profile(baseline_run: Path) -> None:
         profiles = {p.name for p in (baseline_run / run / "profiles").glob("*.folded")}
         assert {"lifecycle.folded", "e2e-api.folded", "e2e-orchestrator.folded"} <= profiles
         assert (baseline_run / run / "profiles" / "lifecycle.svg").read_text().lstrip().startswith("<")
+        lifecycle = json.loads((baseline_run / run / "profiles" / "lifecycle.json").read_text())
+        assert lifecycle["passed"] and lifecycle["postgres"] == "the run's embedded server"  # profiled before down
     build = json.loads((baseline_run / "build.json").read_text())
     assert len(build["wheel"]["sha256"]) == 64
+
+
+def test_no_stack_is_left_running(baseline_run: Path, pipeline_env: dict[str, str]) -> None:
+    assert not (Path(pipeline_env["BASELINE_WORKDIR"]) / "state.json").exists()
+    status = _run(pipeline_env, sys.executable, "-m", "baseline.cli", "status", "--quick")
+    assert "no stack is up" in (status.stdout + status.stderr).lower(), status.stdout + status.stderr
 
 
 def test_summary_pools_both_runs(baseline_run: Path) -> None:
