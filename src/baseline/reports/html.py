@@ -7,7 +7,15 @@ from html import escape
 from typing import Any
 
 from baseline.reports import svgplots
-from baseline.reports.markdown import SUMMARY_HEADERS, environment_lines, fmt_ratio_ci, summary_rows
+from baseline.reports.markdown import (
+    PROFILE_HEADERS,
+    SUMMARY_HEADERS,
+    environment_lines,
+    fmt_ratio_ci,
+    frame_lists,
+    profile_rows,
+    summary_rows,
+)
 from baseline.reports.units import fmt_ns, fmt_pct
 
 CSS = """
@@ -219,23 +227,8 @@ def _profile_section(prof: Mapping[str, Any]) -> str:
         f"{escape(fmt_pct(mp['base_share']))} &rarr; {escape(fmt_pct(mp['head_share']))} &middot; "
         f'<a href="{link}">differential flamegraph</a> (red grew, blue shrank)</p>',
     ]
-    rows = [
-        [
-            r["frame"],
-            fmt_pct(r["base_share"]),
-            fmt_pct(r["head_share"]),
-            f"{r['delta'] * 100:+.2f} pp",
-            "yes" if r["significant"] else "no",
-        ]
-        for r in diff["frames"][:15]
-    ]
-    parts.append(html_table(["frame (inclusive)", "base", "head", "change", "significant"], rows))
-    for key, what, share in (
-        ("new_hot_paths", "New hot paths", "head_share"),
-        ("new_frames", "New frames", "head_share"),
-        ("removed_frames", "Removed frames", "base_share"),
-    ):
-        if diff.get(key):
-            items = "".join(f"<li>{escape(r['frame'])} ({escape(fmt_pct(r[share]))})</li>" for r in diff[key][:15])
-            parts.append(f"<p>{escape(what)}:</p><ul>{items}</ul>")
+    parts.append(html_table(PROFILE_HEADERS, profile_rows(diff)))
+    for what, listed in frame_lists(diff):
+        items = "".join(f"<li>{escape(frame)} ({escape(share)})</li>" for frame, share in listed)
+        parts.append(f"<p>{escape(what)}:</p><ul>{items}</ul>")
     return "".join(parts)

@@ -183,23 +183,19 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
         )
         out.append("")
         out.append(profile_table(prof["diff"]))
-        diff = prof["diff"]
-        for key, what, share in (
-            ("new_hot_paths", "New hot paths", "head_share"),
-            ("new_frames", "New frames", "head_share"),
-            ("removed_frames", "Removed frames", "base_share"),
-        ):
-            if diff.get(key):
-                frames = ", ".join(f"`{cell(r['frame'])}` ({fmt_pct(r[share])})" for r in diff[key][:15])
-                out.append(f"\n{what}: {frames}")
+        for what, listed in frame_lists(prof["diff"]):
+            out.append(f"\n{what}: " + ", ".join(f"`{cell(frame)}` ({share})" for frame, share in listed))
     if verdict.get("notes"):
         out += ["", "## Notes", ""] + [f"- {cell(n)}" for n in verdict["notes"]]
     return "\n".join(out) + "\n"
 
 
-def profile_table(diff: Mapping[str, Any], limit: int = 15) -> str:
-    """The frames whose inclusive share moved most, with the two-proportion test's verdict."""
-    rows = [
+PROFILE_HEADERS = ["frame (inclusive)", "base", "head", "change", "significant"]
+
+
+def profile_rows(diff: Mapping[str, Any], limit: int = 15) -> list[list[str]]:
+    """The frames whose inclusive share moved most, with the two-proportion test's verdict (markdown and HTML)."""
+    return [
         [
             r["frame"],
             fmt_pct(r["base_share"]),
@@ -209,4 +205,21 @@ def profile_table(diff: Mapping[str, Any], limit: int = 15) -> str:
         ]
         for r in diff["frames"][:limit]
     ]
-    return table(["frame (inclusive)", "base", "head", "change", "significant"], rows)
+
+
+def profile_table(diff: Mapping[str, Any], limit: int = 15) -> str:
+    return table(PROFILE_HEADERS, profile_rows(diff, limit))
+
+
+def frame_lists(diff: Mapping[str, Any], limit: int = 15) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(heading, [(frame, share)]) for new hot paths, new frames and removed frames, the empty ones left out."""
+    kinds = (
+        ("new_hot_paths", "New hot paths", "head_share"),
+        ("new_frames", "New frames", "head_share"),
+        ("removed_frames", "Removed frames", "base_share"),
+    )
+    return [
+        (what, [(r["frame"], fmt_pct(r[share])) for r in diff[key][:limit]])
+        for key, what, share in kinds
+        if diff.get(key)
+    ]
