@@ -102,6 +102,16 @@ def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
+def _transition_rows(
+    rng: random.Random, owner: uuid.UUID, path: list[str], start: datetime, spacing: timedelta
+) -> list[tuple[Any, ...]]:
+    """Transition rows of a task or step that went through `path`; the last one is most_recent."""
+    return [
+        (_uuid(rng), owner, path[k - 1] if k else None, to_state, k, k == len(path) - 1, "{}", start + spacing * k)
+        for k, to_state in enumerate(path)
+    ]
+
+
 def _json(value: Any) -> str:
     # stdlib json, not orjson: results exceed 64-bit integers (6^32) and must stay exact JSON numbers.
     return json.dumps(value, separators=(",", ":"))
@@ -175,19 +185,7 @@ def plan_dataset(scale: int, seed: int) -> DatasetPlan:
             path = [*path, task_state]
         elif task_state == "steps_in_process":
             path = TASK_PATH[:4]
-        for sort_key, to_state in enumerate(path):
-            plan.task_transitions.append(
-                (
-                    _uuid(rng),
-                    task_uuid,
-                    path[sort_key - 1] if sort_key else None,
-                    to_state,
-                    sort_key,
-                    sort_key == len(path) - 1,
-                    "{}",
-                    created + timedelta(milliseconds=5 * sort_key),
-                )
-            )
+        plan.task_transitions += _transition_rows(rng, task_uuid, path, created, timedelta(milliseconds=5))
 
         states = _step_states(spec, task_state, rng)
         step_uuids: dict[str, uuid.UUID] = {}
@@ -233,20 +231,9 @@ def plan_dataset(scale: int, seed: int) -> DatasetPlan:
             )
             for parent in parents:
                 plan.edges.append((step_uuids[parent], step_uuid, "provides", created))
-            step_path = STEP_PATHS[state]
-            for sort_key, to_state in enumerate(step_path):
-                plan.step_transitions.append(
-                    (
-                        _uuid(rng),
-                        step_uuid,
-                        step_path[sort_key - 1] if sort_key else None,
-                        to_state,
-                        sort_key,
-                        sort_key == len(step_path) - 1,
-                        "{}",
-                        created + timedelta(milliseconds=sort_key),
-                    )
-                )
+            plan.step_transitions += _transition_rows(
+                rng, step_uuid, STEP_PATHS[state], created, timedelta(milliseconds=1)
+            )
     return plan
 
 
