@@ -75,6 +75,16 @@ def overhead_ratio(cases: list[dict[str, Any]], harness_id: str, bare_id: str) -
     }
 
 
+def calibration(cases: list[dict[str, Any]], harness_id: str, bare_id: str, calibrated_id: str) -> dict[str, Any]:
+    """The harness's overhead (harness case over its bare twin), stamped on both cases' meta, plus how the benched
+    case it calibrates compares with the bare loop: the bench's `extra.calibration`."""
+    ratio = overhead_ratio(cases, harness_id, bare_id)
+    for case in cases:
+        if case["id"] in (harness_id, bare_id):
+            case["meta"]["overhead_ratio"] = ratio["ratio"]
+    return {**ratio, "case_vs_bare_ratio": overhead_ratio(cases, calibrated_id, bare_id)["ratio"]}
+
+
 # ------------------------------------------------------------------------------------------ window counters
 
 CHECKPOINTS_SQL = {

@@ -18,11 +18,11 @@ import psycopg
 
 from baseline.benches.common import (
     BenchError,
+    calibration,
     calibration_rounds,
     case_from,
     interleaved,
     make_case,
-    overhead_ratio,
     sampler_for,
 )
 from baseline.measure import Sampler
@@ -105,11 +105,7 @@ def run_event(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> l
             pub.execute(f"DROP TABLE IF EXISTS {EVENTS_TABLE}")
     finally:
         listener.close()
-    ratio = overhead_ratio(cases, HARNESS_CASE, BARE_CASE)
-    for case in cases:
-        if case["id"] in (HARNESS_CASE, BARE_CASE):
-            case["meta"]["overhead_ratio"] = ratio["ratio"]
-    extra["calibration"] = {**ratio, "case_vs_bare_ratio": overhead_ratio(cases, CALIBRATED_CASE, BARE_CASE)["ratio"]}
+    extra["calibration"] = calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE)
     return cases
 
 

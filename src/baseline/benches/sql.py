@@ -25,12 +25,12 @@ from psycopg import sql as pgsql
 
 from baseline.benches.common import (
     BenchError,
+    calibration,
     calibration_rounds,
     case_from,
     interleaved,
     make_case,
     maybe_profile,
-    overhead_ratio,
     read_counters,
     sampler_for,
     self_pid,
@@ -238,13 +238,9 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
                 cases.extend(_calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler))
     finally:
         stats.close()
-    ratio = overhead_ratio(cases, HARNESS_CASE, BARE_CASE)
-    for case in cases:
-        if case["id"] in (HARNESS_CASE, BARE_CASE):
-            case["meta"]["overhead_ratio"] = ratio["ratio"]
     select_1 = next(c for c in cases if c["id"] == "sql/calibrate/select_1")
-    case_vs_bare = overhead_ratio(cases, CALIBRATED_CASE, BARE_CASE)["ratio"]
-    extra["calibration"] = {**ratio, "case_vs_bare_ratio": case_vs_bare, "select_1_p50_ns": select_1["summary"]["p50"]}
+    calibrated = calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE)
+    extra["calibration"] = {**calibrated, "select_1_p50_ns": select_1["summary"]["p50"]}
     return cases
 
 
