@@ -95,15 +95,20 @@ def migrated_template(pg_cluster: EmbeddedPostgres | PostgresServer) -> str:
     return name
 
 
-@pytest.fixture(scope="module")
-def module_dsn(pg_cluster: EmbeddedPostgres | PostgresServer, migrated_template: str) -> Iterator[str]:
-    """A migrated database shared by one test module (cloning costs ~0.5 s, so not one per test)."""
-    name = f"module_{next(_counter)}"
-    dsn = pg_cluster.create_database(name, template=migrated_template)
+def _migrated_copy(pg_cluster: EmbeddedPostgres | PostgresServer, template: str, prefix: str) -> Iterator[str]:
+    """A clone of the migrated template, dropped when the fixture ends."""
+    name = f"{prefix}_{next(_counter)}"
+    dsn = pg_cluster.create_database(name, template=template)
     try:
         yield dsn
     finally:
         pg_cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def module_dsn(pg_cluster: EmbeddedPostgres | PostgresServer, migrated_template: str) -> Iterator[str]:
+    """A migrated database shared by one test module (cloning costs ~0.5 s, so not one per test)."""
+    yield from _migrated_copy(pg_cluster, migrated_template, "module")
 
 
 @pytest.fixture
@@ -120,12 +125,7 @@ def clean_dsn(module_dsn: str) -> str:
 @pytest.fixture
 def engine_dsn(pg_cluster: EmbeddedPostgres | PostgresServer, migrated_template: str) -> Iterator[str]:
     """A migrated database of this test's own."""
-    name = f"engine_{next(_counter)}"
-    dsn = pg_cluster.create_database(name, template=migrated_template)
-    try:
-        yield dsn
-    finally:
-        pg_cluster.drop_database(name)
+    yield from _migrated_copy(pg_cluster, migrated_template, "engine")
 
 
 @pytest.fixture
