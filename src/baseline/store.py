@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import os
 import re
 import tempfile
@@ -19,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from baseline import pidlock
 from baseline.config import Config
 
 SCHEMA_VERSION = 1
@@ -153,14 +152,6 @@ def _inherited(lock_path: Path, holder: int | None) -> bool:
     return bool(holder) and path == str(lock_path) and pid == str(holder)
 
 
-def _read_holder(lock_path: Path) -> int | None:
-    try:
-        text = lock_path.read_text().strip()
-        return int(text) if text else None
-    except (OSError, ValueError):
-        return None
-
-
 @contextlib.contextmanager
 def label_lock(config: Config) -> Iterator[Path]:
     """Exclusive, non-blocking lock on profiles/<label>/.lock; StoreError names the pid that holds it."""
@@ -177,23 +168,16 @@ def label_lock(config: Config) -> Iterator[Path]:
             fd, depth = _held[key]
             _held[key] = (fd, depth - 1)
         return
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-            raise
-        holder = _read_holder(lock_path)
+    fd = pidlock.acquire(lock_path)
+    if fd is None:
+        holder = pidlock.holder(lock_path)
         if _inherited(lock_path, holder):
             yield label_dir
             return
         raise StoreError(
             f"label {config.label} is being written by another pipeline (pid {holder or 'unknown'}); "
             f"wait for it or use another --label"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+        )
     previous_env = os.environ.get(LOCK_ENV)
     os.environ[LOCK_ENV] = f"{lock_path}:{os.getpid()}"
     _held[key] = (fd, 1)
@@ -205,10 +189,7 @@ def label_lock(config: Config) -> Iterator[Path]:
             os.environ.pop(LOCK_ENV, None)
         else:
             os.environ[LOCK_ENV] = previous_env
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        pidlock.release(fd)
 
 
 # ---------------------------------------------------------------------------------------------- results

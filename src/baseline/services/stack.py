@@ -23,6 +23,7 @@ import psycopg
 import requests
 from psycopg import sql
 
+from baseline import pidlock
 from baseline.config import Config, redact_dsn
 from baseline.services.postgres import EmbeddedPostgres, PostgresNotFound, free_port
 from baseline.services.processes import (
@@ -308,8 +309,6 @@ _workdir_locks: dict[str, int] = {}  # lock path -> depth held by this process (
 @contextlib.contextmanager
 def workdir_lock(config: Config) -> Iterator[None]:
     """One process at a time starts, owns or stops the services of a work dir; others fail with who holds it."""
-    import fcntl
-
     config.workdir.mkdir(parents=True, exist_ok=True)
     path = config.workdir / ".stack.lock"
     key = str(path)
@@ -320,26 +319,19 @@ def workdir_lock(config: Config) -> Iterator[None]:
         finally:
             _workdir_locks[key] -= 1
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
+    fd = pidlock.acquire(path)
+    if fd is None:
         raise StackError(
             f"the services in {config.workdir} are being started, used or stopped by another harness process "
-            f"(pid {holder}); wait for it, or run `nox -s up` first so several commands can share one stack"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
+            f"(pid {pidlock.holder(path) or 'unknown'}); wait for it, or run `nox -s up` first so several commands "
+            f"can share one stack"
+        )
     _workdir_locks[key] = 1
     try:
         yield
     finally:
         del _workdir_locks[key]
-        os.ftruncate(fd, 0)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        pidlock.release(fd)
 
 
 # ---------------------------------------------------------------------------------------------- public API
