@@ -266,6 +266,15 @@ def _fmt(entry: Mapping[str, Any]) -> str:
     return f"{entry['ratio']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
 
 
+def _p50_ratio(case: dict[str, Any]) -> str:
+    return f"{case['id']} p50 ratio {_fmt(case['p50'])}"
+
+
+def _failing_or(what: str, failing: list[dict[str, Any]], otherwise: str) -> str:
+    """A gate's detail: the failing cases after `what`, or `otherwise` when there are none."""
+    return f"{what}: " + "; ".join(map(_p50_ratio, failing)) if failing else otherwise
+
+
 def evaluate_gates(
     case_results: list[dict[str, Any]], profile_results: list[dict[str, Any]], criteria: Criteria
 ) -> dict[str, Any]:
@@ -290,11 +299,10 @@ def evaluate_gates(
             _gate(
                 "e2e_within_max_ratio",
                 not over,
-                (
-                    "over the limit: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in over)
-                    if over
-                    else f"{len(e2e)} cases within {criteria.e2e_max_ratio:.2f}x (worst {worst['id']} "
-                    f"p50 ratio {_fmt(worst['p50'])})"
+                _failing_or(
+                    "over the limit",
+                    over,
+                    f"{len(e2e)} cases within {criteria.e2e_max_ratio:.2f}x (worst {_p50_ratio(worst)})",
                 ),
                 hard=False,
             )
@@ -303,11 +311,7 @@ def evaluate_gates(
             _gate(
                 "e2e_hard_regression",
                 not hard,
-                (
-                    "hard regression: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in hard)
-                    if hard
-                    else f"no E2E case slower than {criteria.e2e_hard_ratio:.2f}x"
-                ),
+                _failing_or("hard regression", hard, f"no E2E case slower than {criteria.e2e_hard_ratio:.2f}x"),
                 hard=True,
             )
         )
@@ -322,10 +326,8 @@ def evaluate_gates(
             _gate(
                 "sql_unchanged",
                 not regressed,
-                (
-                    "regressed: " + "; ".join(f"{c['id']} p50 ratio {_fmt(c['p50'])}" for c in regressed)
-                    if regressed
-                    else f"{len(sql)} SQL cases not regressed beyond {criteria.sql_noise:.0%} noise"
+                _failing_or(
+                    "regressed", regressed, f"{len(sql)} SQL cases not regressed beyond {criteria.sql_noise:.0%} noise"
                 ),
                 hard=False,
             )
@@ -338,7 +340,7 @@ def evaluate_gates(
     for c in by_kind["lifecycle"]:
         lifecycle_seen += 1
         if _significantly_above(c["p50"], criteria.lifecycle_max_ratio):
-            lifecycle_fail.append(f"{c['id']} p50 ratio {_fmt(c['p50'])}")
+            lifecycle_fail.append(_p50_ratio(c))
     for p in profile_results:
         if p.get("kind") != "lifecycle":
             continue
