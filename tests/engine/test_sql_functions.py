@@ -355,8 +355,9 @@ def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection) -> N
 
 
 def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn: str) -> None:
-    """tasker_step_ready (lazy dependency test) and tasker_step_readiness (parent counts) agree on every step, and
-    get_task_execution_context's ready counts match the full view, over the harness's mixed-state dataset."""
+    """tasker_step_ready (lazy dependency test), tasker_ready_steps (the ready rows as a filter) and
+    tasker_step_readiness (parent counts) agree on every step, and get_task_execution_context's and
+    get_next_ready_tasks' ready counts match the full view, over the harness's mixed-state dataset."""
     from baseline.targets.tasker.dataset import load_dataset
 
     load_dataset(clean_dsn, 400, 7)
@@ -373,6 +374,12 @@ def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn:
             "AND current_state = 'pending') FROM tasker_step_readiness"
         ).fetchone()
         assert mixed is not None and mixed[0] > 0 and mixed[1] > 0  # both outcomes are exercised
+        # 0009: the filter view get_next_ready_tasks counts through holds exactly the ready steps.
+        ready_rows = "SELECT workflow_step_uuid, task_uuid FROM tasker_step_readiness WHERE ready_for_execution"
+        filtered = "SELECT workflow_step_uuid, task_uuid FROM tasker_ready_steps"
+        mismatched = conn.execute(f"SELECT count(*) FROM (({ready_rows}) EXCEPT ({filtered})) a").fetchone()
+        extra = conn.execute(f"SELECT count(*) FROM (({filtered}) EXCEPT ({ready_rows})) b").fetchone()
+        assert (mismatched, extra) == ((0,), (0,))
         wrong = conn.execute(
             "SELECT count(*) FROM tasks t CROSS JOIN get_task_execution_context(t.task_uuid) c "
             "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_step_readiness r "
