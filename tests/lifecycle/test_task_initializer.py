@@ -102,3 +102,22 @@ def test_graph_matches_the_template_edge_by_edge(conn: psycopg.Connection) -> No
             (s.name, {"handler": s.handler, "backoff_seconds": s.backoff_seconds}, s.retryable, s.max_attempts)
             for s in template.steps
         )
+
+
+def test_keys_are_time_ordered(conn: psycopg.Connection) -> None:
+    """Task, step and transition keys are UUIDv7 (0010): later rows sort after earlier ones in every key index."""
+    request = TaskRequest("diamond_workflow", "diamond_pattern", "1.0.0", {"even_number": 6})
+    tasks = [initialize_task(conn, request).task_uuid for _ in range(5)]
+    assert [t.version for t in tasks] == [7] * 5 and tasks == sorted(tasks)
+    rows = conn.execute(
+        "SELECT ws.workflow_step_uuid, st.workflow_step_transition_uuid, tt.task_transition_uuid, "
+        "       (extract(epoch FROM clock_timestamp()) * 1000)::bigint "
+        "FROM workflow_steps ws JOIN workflow_step_transitions st USING (workflow_step_uuid) "
+        "JOIN task_transitions tt ON tt.task_uuid = ws.task_uuid WHERE ws.task_uuid = ANY(%s)",
+        (tasks,),
+    ).fetchall()
+    assert len(rows) == 5 * 4
+    for step, step_transition, task_transition, now_ms in rows:
+        assert (step.version, step_transition.version, task_transition.version) == (7, 7, 7)
+        for key in (step, step_transition, task_transition):
+            assert abs(now_ms - (key.int >> 80)) < 60_000  # the first 48 bits are the creation time in ms

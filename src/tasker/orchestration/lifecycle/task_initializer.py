@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 import psycopg
+from uuid6 import uuid7
 
 from tasker.db import ORCHESTRATION_CHANNEL, Jsonb
 from tasker.states import STEP_PENDING, TASK_PENDING
@@ -176,7 +177,7 @@ async def _existing_async(conn: psycopg.AsyncConnection, idempotency_key: str) -
 
 def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uuid.UUID, int, dict[str, Any]]:
     """(task uuid, step count, parameters of _CREATE) for a new task of a resolved template."""
-    task_uuid = uuid.uuid4()
+    task_uuid = uuid7()  # time-ordered keys: new rows land on the rightmost index pages (see 0010)
     step_count = len(resolved.template.steps)
     params = {
         **resolved.literals,
@@ -190,7 +191,7 @@ def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uu
         "priority": request.priority,
         "correlation_id": request.correlation_id,
         "idempotency_key": request.idempotency_key,
-        "steps": _array(str(uuid.uuid4()) for _ in range(step_count)),
+        "steps": _array(str(uuid7()) for _ in range(step_count)),
         "task_state": TASK_PENDING,
         "step_state": STEP_PENDING,
         "channel": ORCHESTRATION_CHANNEL,
