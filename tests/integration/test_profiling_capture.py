@@ -274,7 +274,11 @@ os.kill(os.getpid(), 9)
 def test_py_spy_stops_and_writes_when_the_bench_is_killed(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
     script = tmp_path / "killed_bench.py"
     script.write_text(KILLED_BENCH)
-    bench = subprocess.run([sys.executable, str(script), str(running.pid), str(tmp_path)], timeout=60, check=False)
+    # TMPDIR: the killed bench cannot remove its py-spy log folder; it goes with tmp_path instead of piling up in /tmp.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    bench = subprocess.run(
+        [sys.executable, str(script), str(running.pid), str(tmp_path)], timeout=60, check=False, env=env
+    )
     assert bench.returncode == -9
     out = tmp_path / "e2e-svc.folded"
     deadline = time.monotonic() + 15
