@@ -91,6 +91,7 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
         | {f"sql/get_step_transitive_dependencies/sample={i}" for i in range(1, 11)}
         | {
             "sql/calibrate/select_1",
+            "sql/calibrate/select_1_after_idle",
             "sql/calibrate/harness/get_step_readiness_status",
             "sql/calibrate/bare_psycopg/get_step_readiness_status",
         }
@@ -106,6 +107,11 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
     calibration = doc["extra"]["calibration"]
     assert calibration["ratio"] > 0 and calibration["bare_case"].startswith("sql/calibrate/bare_psycopg/")
     assert len(by_id[calibration["bare_case"]]["samples"]) == SAMPLES["sql"]
+    # the host's wake-up cost: SELECT 1 after 15 ms idle (untimed), beside the back-to-back SELECT 1
+    assert by_id["sql/calibrate/select_1_after_idle"]["meta"]["idle_before_ms"] == 15
+    assert calibration["wake_up_ratio"] == pytest.approx(
+        by_id["sql/calibrate/select_1_after_idle"]["summary"]["p50"] / by_id["sql/calibrate/select_1"]["summary"]["p50"]
+    )
     # measured on a private clone of the template, which no engine process touches
     assert doc["extra"]["database"]["kind"].startswith("private clone")
     assert doc["extra"]["window_counters"]["database"] == doc["extra"]["database"]["name"]

@@ -30,12 +30,14 @@ BENCHES: list[BenchEntry] = [
             "sql/transition_task_state_atomic/sample={1..5}",
             "sql/get_step_transitive_dependencies/sample={1..10}",
             "sql/calibrate/select_1",
+            "sql/calibrate/select_1_after_idle",
             "sql/calibrate/harness/get_step_readiness_status",
             "sql/calibrate/bare_psycopg/get_step_readiness_status",
         ),
         "nox -s sql_bench",
         True,
-        "client round trip per call, pg_stat_statements server time, EXPLAIN per function, harness calibration",
+        "client round trip per call, pg_stat_statements server time, EXPLAIN per function, harness calibration, "
+        "host wake-up cost",
     ),
     BenchEntry(
         "Event propagation (LISTEN/NOTIFY)",

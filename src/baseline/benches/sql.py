@@ -5,7 +5,8 @@ cannot change the rows being measured while the bench runs.
 
 Calibration in the same run: `SELECT 1` through the Sampler, and one benched statement both through the
 Sampler and in a bare psycopg loop on the same connection, interleaved in chunks of ~10 calls so machine load
-hits both alike; `extra.calibration.ratio` (harness p50 / bare p50) is the harness's own overhead.
+hits both alike; `extra.calibration.ratio` (harness p50 / bare p50) is the harness's own overhead. And `SELECT 1`
+after 15 ms idle (`sql/calibrate/select_1_after_idle`): the host's cost of waking up, `extra.calibration.wake_up_ratio`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any
@@ -39,6 +41,9 @@ from baseline.benches.common import (
 from baseline.measure import Sampler
 
 CALIBRATED_CASE = "sql/get_step_readiness_status/sample=1"
+IDLE_CASE = "sql/calibrate/select_1_after_idle"
+IDLE_BEFORE_S = 0.015  # about one E2E task: how long an engine process sits idle between its hand-offs
+IDLE_SAMPLES = 200
 HARNESS_CASE = "sql/calibrate/harness/get_step_readiness_status"
 BARE_CASE = "sql/calibrate/bare_psycopg/get_step_readiness_status"
 PROCESSOR_UUID = uuid.UUID("00000000-0000-4000-8000-00000000b3c4")
@@ -235,13 +240,37 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
                     return cur.fetchall()
 
                 cases.append(case_from(sampler.run("sql/calibrate/select_1", select_1), {"statement": "SELECT 1"}))
+                cases.append(_select_1_after_idle(select_1, sampler))
                 cases.extend(_calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler))
     finally:
         stats.close()
     select_1 = next(c for c in cases if c["id"] == "sql/calibrate/select_1")
+    after_idle = next(c for c in cases if c["id"] == IDLE_CASE)
     calibrated = calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE)
-    extra["calibration"] = {**calibrated, "select_1_p50_ns": select_1["summary"]["p50"]}
+    extra["calibration"] = {
+        **calibrated,
+        "select_1_p50_ns": select_1["summary"]["p50"],
+        "select_1_after_idle_p50_ns": after_idle["summary"]["p50"],
+        "wake_up_ratio": after_idle["summary"]["p50"] / select_1["summary"]["p50"],
+    }
     return cases
+
+
+def _select_1_after_idle(select_1: Callable[[], Any], sampler: Sampler) -> dict[str, Any]:
+    """SELECT 1 after client and backend sat idle for IDLE_BEFORE_S (untimed): what waking up costs on this host.
+
+    Every hand-off of a workflow engine wakes a process that has just waited for another. On a VM whose idle vCPUs
+    halt, that costs hundreds of microseconds per wake-up (docs/engine.md, "This VM's wake-up cost"), so next to
+    sql/calibrate/select_1 this case tells how much of the E2E and POST figures is the host rather than the code.
+    """
+    chunk = Sampler(
+        samples=min(sampler.samples, IDLE_SAMPLES),
+        warmup=min(sampler.warmup, 5),
+        time_budget_s=sampler.time_budget_s,
+        progress=sampler.progress,
+    )
+    result = chunk.run(IDLE_CASE, lambda _: select_1(), setup=lambda: time.sleep(IDLE_BEFORE_S))
+    return case_from(result, {"statement": "SELECT 1", "idle_before_ms": IDLE_BEFORE_S * 1000})
 
 
 def _calibrate(cur: psycopg.Cursor, target: Any, sampler: Sampler) -> list[dict[str, Any]]:
