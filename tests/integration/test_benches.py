@@ -78,7 +78,8 @@ def _check_common(doc: dict, phase: str, expected_ids: set[str]) -> None:
         assert summary["min"] <= summary["p50"] <= summary["p95"] <= summary["max"]
         if "stopped_by" in case["meta"]:
             assert case["meta"]["stopped_by"] == "count"
-            assert len(case["samples"]) == SAMPLES[phase], case["id"]
+            wanted = SAMPLES[phase] // 2 if case["id"] == "sql/calibrate/select_1_after_idle" else SAMPLES[phase]
+            assert len(case["samples"]) == wanted, case["id"]
 
 
 def test_sql_bench(bench_env: dict[str, str]) -> None:
