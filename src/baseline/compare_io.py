@@ -139,6 +139,7 @@ def compare_labels(
         "exit_code": code,
         "strict": strict,
         "environment_warnings": env_warnings,
+        "host_drift": compare_logic.host_drift(cases),
         "criteria": dataclasses.asdict(crit),
         "output": str(out_dir),
         "gates": gates["gates"],
@@ -179,6 +180,8 @@ def console_summary(verdict: Mapping[str, Any]) -> str:
     lines = [f"compare {verdict['base']} -> {verdict['head']}: {outcome} (exit {verdict['exit_code']})"]
     for warning in verdict["environment_warnings"]:
         lines.append(f"  WARNING environment differs: {warning}")
+    for drift in verdict.get("host_drift", []):
+        lines.append(f"  WARNING host floor moved (no engine code in this case): {drift}")
     for gate in verdict["gates"]:
         if not gate["passed"]:
             lines.append(f"  gate {gate['name']} failed{' (hard)' if gate['hard'] else ''}: {gate['detail']}")

@@ -26,6 +26,7 @@ __all__ = [
     "compare_profile",
     "evaluate_gates",
     "gate_kind",
+    "host_drift",
     "verdict",
 ]
 
@@ -115,12 +116,34 @@ def verdict(ratio: float, ci: tuple[float, float] | Sequence[float], noise: floa
 
 def gate_kind(case_id: str) -> str | None:
     """Which gate a case feeds, from its id prefix; calibration cases (harness overhead) feed none."""
-    if any(part.startswith("calibrate") for part in case_id.split("/")):
+    if is_calibration(case_id):
         return None
     for prefix, gate in _PREFIX_GATES.items():
         if case_id.startswith(prefix):
             return gate
     return None
+
+
+def is_calibration(case_id: str) -> bool:
+    """A calibration case measures the harness and the host (SELECT 1, a bare NOTIFY loop, GET /health), not code."""
+    return any(part.startswith("calibrate") for part in case_id.split("/"))
+
+
+def host_drift(cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The calibration cases whose p50 moved beyond noise between base and head, one line each.
+
+    They run no engine code, so a move means the machine (or the harness) changed speed between the two baselines,
+    and the same factor sits inside every other latency ratio of the comparison: on a shared VM the wake-up cost
+    alone can change E2E by a third within an hour (docs/engine.md).
+    """
+    lines = []
+    for case in cases:
+        if not is_calibration(case["id"]) or case["verdict"] not in ("regressed", "improved"):
+            continue
+        p50 = case["p50"]
+        side = "slower" if case["verdict"] == "regressed" else "faster"
+        lines.append(f"{case['id']}: {side} on head, p50 x{p50['ratio']:.3f} [{p50['ci'][0]:.3f}, {p50['ci'][1]:.3f}]")
+    return lines
 
 
 def compare_case(

@@ -34,13 +34,22 @@ def _samples(rng: np.random.Generator, median_ns: float, n: int = 200) -> list[f
 
 
 def write_label(
-    root: Path, label: str, *, e2e_factor: float = 1.0, env: dict | None = None, folded: str = FOLDED
+    root: Path,
+    label: str,
+    *,
+    e2e_factor: float = 1.0,
+    env: dict | None = None,
+    folded: str = FOLDED,
+    floor_factor: float = 1.0,
 ) -> None:
     rng = np.random.default_rng(7)  # the same draws for every label: identical labels are identical
     for run in (1, 2, 3):
         config = Config(project_root=root, output_dir=root / "profiles", workdir=root / ".b", label=label, run=run)
         phases = {
-            "sql": {"sql/get_next_ready_tasks/batch_size=10": _samples(rng, 800_000)},
+            "sql": {
+                "sql/get_next_ready_tasks/batch_size=10": _samples(rng, 800_000),
+                "sql/calibrate/select_1": [s * floor_factor for s in _samples(rng, 60_000)],
+            },
             "task_init": {"task_init/linear": _samples(rng, 2_000_000)},
             "e2e": {"e2e/linear": [s * e2e_factor for s in _samples(rng, 12_000_000)]},
         }
@@ -77,15 +86,16 @@ def test_identical_labels_pass_with_exit_0(project: Path) -> None:
     out = run_compare(project)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "compare pre -> post: gates PASSED (exit 0)" in out.stdout
-    assert "  cases: 3 unchanged" in out.stdout
+    assert "  cases: 4 unchanged" in out.stdout
     verdict = json.loads((compare_dir(project) / "verdict.json").read_text())
     assert verdict["passed"] is True and verdict["exit_code"] == 0
     assert {c["id"]: c["verdict"] for c in verdict["cases"]} == {
         "sql/get_next_ready_tasks/batch_size=10": "unchanged",
+        "sql/calibrate/select_1": "unchanged",
         "task_init/linear": "unchanged",
         "e2e/linear": "unchanged",
     }
-    assert verdict["environment_warnings"] == []
+    assert verdict["environment_warnings"] == [] and verdict["host_drift"] == []
     (profile,) = verdict["profiles"]
     assert profile["name"] == "lifecycle" and profile["total_ratio"] == 1.0
     svg = ET.parse(compare_dir(project) / "diff-lifecycle.svg").getroot()
@@ -108,6 +118,20 @@ def test_e2e_30_percent_slower_fails_with_exit_1(project: Path) -> None:
     assert failed == {"e2e_within_max_ratio", "e2e_hard_regression"}
     report = (compare_dir(project) / "report.md").read_text()
     assert "| e2e/linear | REGRESSED |" in report and "**Result: FAILED**" in report
+
+
+def test_a_slower_host_floor_is_named_beside_the_verdict(project: Path) -> None:
+    write_label(project, "post", floor_factor=1.5)  # only the calibration case moved: the machine, not the code
+    out = run_compare(project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert (
+        "WARNING host floor moved (no engine code in this case): sql/calibrate/select_1: slower on head" in out.stdout
+    )
+    verdict = json.loads((compare_dir(project) / "verdict.json").read_text())
+    (drift,) = verdict["host_drift"]
+    assert drift.startswith("sql/calibrate/select_1: slower on head, p50 x1.500")
+    assert "The host's floor moved between the baselines" in (compare_dir(project) / "report.md").read_text()
+    assert "The host&#x27;s floor moved" in (compare_dir(project) / "report.html").read_text()
 
 
 def test_environment_mismatch_warns_and_strict_exits_2(project: Path) -> None:

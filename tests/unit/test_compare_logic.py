@@ -7,7 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from baseline.compare_logic import Criteria, compare_case, compare_profile, evaluate_gates, gate_kind, verdict
+from baseline.compare_logic import (
+    Criteria,
+    compare_case,
+    compare_profile,
+    evaluate_gates,
+    gate_kind,
+    host_drift,
+    verdict,
+)
 
 
 @pytest.mark.parametrize(
@@ -99,6 +107,22 @@ def test_compare_case_fields() -> None:
     assert res["p50"]["ratio"] == pytest.approx(1.5) and res["p95"]["ratio"] == pytest.approx(1.5)
     assert res["verdict"] == res["p50"]["verdict"] == "regressed"
     assert res["base_stability"]["runs"] == 3 and res["unstable"] is False
+
+
+def test_host_drift_names_the_calibration_cases_that_moved_and_nothing_else() -> None:
+    rng = np.random.default_rng(9)
+    base = _runs(rng, 1.0, n=200)
+    slower = [[v * 1.4 for v in r] for r in base]
+    cases = [
+        compare_case("sql/calibrate/select_1_after_idle", base, slower, criteria=Criteria(), n_boot=300),
+        compare_case("task_init/calibrate/get_health", base, base, criteria=Criteria(), n_boot=300),
+        compare_case("e2e/linear", base, slower, criteria=Criteria(), n_boot=300),  # code, not the host
+    ]
+    (line,) = host_drift(cases)
+    assert line.startswith("sql/calibrate/select_1_after_idle: slower on head, p50 x1.400 [")
+    faster = compare_case("event/calibrate/bare_notify", slower, base, criteria=Criteria(), n_boot=300)
+    assert host_drift([faster])[0].startswith("event/calibrate/bare_notify: faster on head, p50 x0.714")
+    assert host_drift(cases[1:]) == []
 
 
 def _case(case_id: str, ratio: float, lo: float, hi: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from baseline.reports import svgplots
 from baseline.reports.markdown import (
+    HOST_DRIFT_HEADING,
     PROFILE_HEADERS,
     SUMMARY_HEADERS,
     environment_lines,
@@ -153,6 +154,8 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
             " (--strict: exit 2)" if verdict["strict"] else ""
         )
         body.append(_warnings(verdict["environment_warnings"], heading))
+    if verdict.get("host_drift"):
+        body.append(_warnings(verdict["host_drift"], HOST_DRIFT_HEADING))
     passed = verdict["passed"]
     body.append(
         f'<div class="verdict {"pass" if passed else "fail"}">{"PASSED" if passed else "FAILED"} '

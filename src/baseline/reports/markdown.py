@@ -8,6 +8,11 @@ from typing import Any
 from baseline.reports.envdiff import flatten
 from baseline.reports.units import fmt_ns, fmt_pct, fmt_ratio
 
+HOST_DRIFT_HEADING = (
+    "The host's floor moved between the baselines: calibration cases, which run no engine code, changed speed; "
+    "every latency ratio below includes that factor."
+)
+
 
 def cell(value: Any) -> str:
     """A table cell: pipes and newlines escaped so user text can never break the table."""
@@ -132,6 +137,11 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
             + (" (--strict: exit 2)" if verdict["strict"] else "")
         )
         out += [f"> - {cell(w)}" for w in verdict["environment_warnings"]]
+        out.append("")
+    if verdict.get("host_drift"):
+        out.append("> [!WARNING]")
+        out.append(f"> **{HOST_DRIFT_HEADING}**")
+        out += [f"> - {cell(w)}" for w in verdict["host_drift"]]
         out.append("")
     outcome = "PASSED" if verdict["passed"] else "FAILED"
     runs = verdict["runs"]
