@@ -273,6 +273,7 @@ def build_summary(label_dir: Path, *, cv_threshold: float) -> dict[str, Any]:
         "unstable_cases": [c["id"] for c in cases if c["unstable"]],
         "profiles": _profiles(data),
         "profiler_cost": _profiler_cost(data),
+        "harness_and_host": _harness_and_host(data),
     }
 
 
@@ -285,6 +286,30 @@ def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
         for workflow, entry in window.items():
             rows.append({"run": run.run, "workflow": workflow, "ratio": entry.get("overhead_ratio")})
     return rows
+
+
+def _harness_and_host(data: LabelRuns) -> list[dict[str, Any]]:
+    """Per run, what the measurements carry besides the code: the harness's own overhead (Sampler over a bare loop,
+    SQL and NOTIFY), the host's floor (SELECT 1 back to back and after 15 ms idle) and the highest CPU steal share
+    of any phase window. None where a phase did not record it."""
+    rows = []
+    for run in data.runs:
+        extras = {phase: (result.get("extra") or {}) for phase, result in run.results.items()}
+        sql = extras.get("sql", {}).get("calibration") or {}
+        event = extras.get("event", {}).get("calibration") or {}
+        steal = [e["cpu_steal_share"] for e in extras.values() if isinstance(e.get("cpu_steal_share"), int | float)]
+        rows.append(
+            {
+                "run": run.run,
+                "sql_harness_ratio": sql.get("ratio"),
+                "event_harness_ratio": event.get("ratio"),
+                "select_1_p50_ns": sql.get("select_1_p50_ns"),
+                "select_1_after_idle_p50_ns": sql.get("select_1_after_idle_p50_ns"),
+                "wake_up_ratio": sql.get("wake_up_ratio"),
+                "max_cpu_steal_share": max(steal) if steal else None,
+            }
+        )
+    return rows if any(v is not None for row in rows for k, v in row.items() if k != "run") else []
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -114,6 +114,45 @@ def test_profiler_cost_per_run_is_summarized_and_reported(tmp_path: Path) -> Non
     assert "## Profiler cost" in md and "| linear | 1.031x | 1.047x |" in md
 
 
+def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> None:
+    for run, wake in ((1, 9.5), (2, 2.0)):
+        extra = {
+            "sql": {
+                "calibration": {
+                    "ratio": 1.04,
+                    "select_1_p50_ns": 60_000,
+                    "select_1_after_idle_p50_ns": 60_000 * wake,
+                    "wake_up_ratio": wake,
+                },
+                "cpu_steal_share": 0.002 * run,
+            },
+            "e2e": {"cpu_steal_share": 0.07 if run == 2 else 0.0},
+        }
+        phases = {"sql": {"sql/x": SQL[run]}, "e2e": {"e2e/workflow/linear": E2E[run]}}
+        write_run(tmp_path, "h", run, phases, extra=extra)
+    summary, _ = write_summary(tmp_path / "profiles" / "h", cv_threshold=0.10)
+    first, second = summary["harness_and_host"]
+    assert first == {
+        "run": 1,
+        "sql_harness_ratio": 1.04,
+        "event_harness_ratio": None,
+        "select_1_p50_ns": 60_000,
+        "select_1_after_idle_p50_ns": 570_000.0,
+        "wake_up_ratio": 9.5,
+        "max_cpu_steal_share": 0.002,
+    }
+    assert second["max_cpu_steal_share"] == 0.07 and second["wake_up_ratio"] == 2.0
+    md = (tmp_path / "profiles" / "h" / "report.md").read_text()
+    assert "## Harness and host" in md
+    assert "| wake-up ratio (after idle / back to back) | 9.5x | 2.0x |" in md
+    assert "| harness overhead, NOTIFY (Sampler / bare loop p50) | - | - |" in md
+
+
+def test_no_harness_and_host_section_without_calibration(label_dir: Path) -> None:
+    summary = build_summary(label_dir, cv_threshold=0.1)
+    assert summary["harness_and_host"] == []
+
+
 def test_missing_label_names_it(tmp_path: Path) -> None:
     with pytest.raises(SummaryError, match=r"label 'nope' not found"):
         build_summary(tmp_path / "nope", cv_threshold=0.1)

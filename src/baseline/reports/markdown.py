@@ -8,6 +8,14 @@ from typing import Any
 from baseline.reports.envdiff import flatten
 from baseline.reports.units import fmt_ns, fmt_pct, fmt_ratio
 
+HOST_ROWS: list[tuple[str, str, Any]] = [
+    ("harness overhead, SQL (Sampler / bare psycopg p50)", "sql_harness_ratio", lambda v: f"{v:.3f}x"),
+    ("harness overhead, NOTIFY (Sampler / bare loop p50)", "event_harness_ratio", lambda v: f"{v:.3f}x"),
+    ("SELECT 1 p50, back to back", "select_1_p50_ns", fmt_ns),
+    ("SELECT 1 p50, after 15 ms idle", "select_1_after_idle_p50_ns", fmt_ns),
+    ("wake-up ratio (after idle / back to back)", "wake_up_ratio", lambda v: f"{v:.1f}x"),
+    ("highest CPU steal in a phase window", "max_cpu_steal_share", fmt_pct),
+]
 HOST_DRIFT_HEADING = (
     "The host's floor moved between the baselines: calibration cases, which run no engine code, changed speed; "
     "every latency ratio below includes that factor."
@@ -115,6 +123,19 @@ def render_summary(summary: Mapping[str, Any]) -> str:
         workflows = list(dict.fromkeys(row["workflow"] for row in cost))
         crow = [[w, *(f"{ratios[(r, w)]:.3f}x" if ratios.get((r, w)) else "-" for r in runs)] for w in workflows]
         out.append(table(["workflow", *(f"run {r}" for r in runs)], crow))
+    host = summary.get("harness_and_host") or []
+    if host:
+        out += ["", "## Harness and host", ""]
+        out.append(
+            "What every figure above carries besides the code: the harness's overhead over a bare loop, the host's "
+            "floor, and CPU steal (hypervisor time taken from this VM)."
+        )
+        out.append("")
+        hrows = [
+            [label, *(fmt(row.get(key)) if row.get(key) is not None else "-" for row in host)]
+            for label, key, fmt in HOST_ROWS
+        ]
+        out.append(table(["", *(f"run {row['run']}" for row in host)], hrows))
     out += ["", f"## Environment (run {runs[0]})", ""]
     out += [f"- {cell(line)}" for line in environment_lines(summary.get("environment") or {})] or ["- (none recorded)"]
     return "\n".join(out) + "\n"
