@@ -112,6 +112,8 @@ def test_profiler_cost_per_run_is_summarized_and_reported(tmp_path: Path) -> Non
     ]
     md = (tmp_path / "profiles" / "p" / "report.md").read_text()
     assert "## Profiler cost" in md and "| linear | 1.031x | 1.047x |" in md
+    html = (tmp_path / "profiles" / "p" / "report.html").read_text()
+    assert "<h2>Profiler cost</h2>" in html and "<td>1.031x</td>" in html
 
 
 def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> None:
@@ -146,6 +148,8 @@ def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> 
     assert "## Harness and host" in md
     assert "| wake-up ratio (after idle / back to back) | 9.5x | 2.0x |" in md
     assert "| harness overhead, NOTIFY (Sampler / bare loop p50) | - | - |" in md
+    html = (tmp_path / "profiles" / "h" / "report.html").read_text()
+    assert "<h2>Harness and host</h2>" in html and "<td>9.5x</td>" in html
 
 
 def test_no_harness_and_host_section_without_calibration(label_dir: Path) -> None:

@@ -14,6 +14,7 @@ from baseline.reports.markdown import (
     environment_lines,
     fmt_ratio_ci,
     frame_lists,
+    per_run_tables,
     profile_rows,
     summary_rows,
 )
@@ -89,7 +90,8 @@ def _case_card(case: Mapping[str, Any]) -> str:
 
 
 def render_summary(summary: Mapping[str, Any]) -> str:
-    """report.html of a label: summary table, CDF of E2E latency, per-case plots, flamegraph links, environment."""
+    """report.html of a label: summary table, CDF of E2E latency, per-case plots, flamegraph links, profiler cost,
+    harness and host, environment."""
     label = summary["label"]
     body = [f"<h1>Baseline {escape(label)}</h1>"]
     body.append(
@@ -117,6 +119,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
             body.append(f"<h2>{escape(phase)} cases</h2>")
             body.append('<div class="cards">' + "".join(_case_card(c) for c in cases) + "</div>")
     body.append(_profiles(summary.get("profiles") or []))
+    for heading, intro, headers, rows in per_run_tables(summary):
+        body.append(f"<h2>{escape(heading)}</h2><p>{escape(intro)}</p>" + html_table(headers, rows))
     body.append(f"<h2>Environment (run {escape(str(summary['runs'][0]))})</h2>")
     body.append(_environment(summary.get("environment") or {}))
     return page(f"Baseline {label}", body)

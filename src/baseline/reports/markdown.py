@@ -22,6 +22,32 @@ HOST_DRIFT_HEADING = (
 )
 
 
+def per_run_tables(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[list[str]]]]:
+    """(heading, one-line intro, headers, rows) of the per-run tables that exist: profiler cost, harness and host
+    (markdown and HTML)."""
+    runs = summary["runs"]
+    tables = []
+    cost = summary.get("profiler_cost") or []
+    if cost:
+        ratios = {(row["run"], row["workflow"]): row["ratio"] for row in cost}
+        workflows = list(dict.fromkeys(row["workflow"] for row in cost))
+        rows = [[w, *(f"{ratios[(r, w)]:.3f}x" if ratios.get((r, w)) else "-" for r in runs)] for w in workflows]
+        intro = "E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run."
+        tables.append(("Profiler cost", intro, ["workflow", *(f"run {r}" for r in runs)], rows))
+    host = summary.get("harness_and_host") or []
+    if host:
+        rows = [
+            [label, *(fmt(row.get(key)) if row.get(key) is not None else "-" for row in host)]
+            for label, key, fmt in HOST_ROWS
+        ]
+        intro = (
+            "What every figure carries besides the code: the harness's overhead over a bare loop, the host's floor, "
+            "and CPU steal (hypervisor time taken from this VM)."
+        )
+        tables.append(("Harness and host", intro, ["", *(f"run {row['run']}" for row in host)], rows))
+    return tables
+
+
 def cell(value: Any) -> str:
     """A table cell: pipes and newlines escaped so user text can never break the table."""
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -114,28 +140,8 @@ def render_summary(summary: Mapping[str, Any]) -> str:
                 ]
             )
         out.append(table(["run", "profile", "samples", "message passing", "top frame (self)", "flamegraph"], prow))
-    cost = summary.get("profiler_cost") or []
-    if cost:
-        out += ["", "## Profiler cost", ""]
-        out.append("E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run.")
-        out.append("")
-        ratios = {(row["run"], row["workflow"]): row["ratio"] for row in cost}
-        workflows = list(dict.fromkeys(row["workflow"] for row in cost))
-        crow = [[w, *(f"{ratios[(r, w)]:.3f}x" if ratios.get((r, w)) else "-" for r in runs)] for w in workflows]
-        out.append(table(["workflow", *(f"run {r}" for r in runs)], crow))
-    host = summary.get("harness_and_host") or []
-    if host:
-        out += ["", "## Harness and host", ""]
-        out.append(
-            "What every figure above carries besides the code: the harness's overhead over a bare loop, the host's "
-            "floor, and CPU steal (hypervisor time taken from this VM)."
-        )
-        out.append("")
-        hrows = [
-            [label, *(fmt(row.get(key)) if row.get(key) is not None else "-" for row in host)]
-            for label, key, fmt in HOST_ROWS
-        ]
-        out.append(table(["", *(f"run {row['run']}" for row in host)], hrows))
+    for heading, intro, headers, rows in per_run_tables(summary):
+        out += ["", f"## {heading}", "", intro, "", table(headers, rows)]
     out += ["", f"## Environment (run {runs[0]})", ""]
     out += [f"- {cell(line)}" for line in environment_lines(summary.get("environment") or {})] or ["- (none recorded)"]
     return "\n".join(out) + "\n"
