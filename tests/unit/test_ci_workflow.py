@@ -72,16 +72,30 @@ def test_checks_out_base_and_head_in_separate_folders(steps: list[dict[str, Any]
     assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
 
 
-def test_runs_the_same_nox_sessions_users_run(steps: list[dict[str, Any]]) -> None:
-    runs = [(s.get("working-directory"), s.get("run", "")) for s in steps]
-    assert ("base", "nox -s baseline_pre -- --quick") in runs
-    assert ("head", "nox -s baseline_post -- --quick") in runs
+BASELINES = "Baselines of base (pre-refactor) and head (post-refactor), runs interleaved"
+
+
+def test_runs_the_same_nox_sessions_users_run_interleaved(steps: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The baseline step, run by bash with `nox` answering as a logger: base and head alternate run by run."""
+    step = next(s for s in steps if s.get("name") == BASELINES)
+    for side in ("base", "head"):
+        (tmp_path / side).mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    (bin_dir / "nox").write_text(f'#!/bin/sh\necho "$(basename "$PWD") $*" >> {log}\n')
+    (bin_dir / "nox").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert log.read_text().splitlines() == [
+        f"{side} -s baseline_{phase} -- --quick --only-run {run}"
+        for run in (1, 2, 3)
+        for side, phase in (("base", "pre"), ("head", "post"))
+    ]
     compare = next(s for s in steps if s.get("id") == "compare")
     assert "nox -s compare" in compare["run"] and 'echo "exit_code=$code" >> "$GITHUB_OUTPUT"' in compare["run"]
     names = [s.get("name", "") for s in steps]
-    assert names.index("Baseline of the base branch (pre-refactor)") < names.index(
-        "Compare pre-refactor with post-refactor"
-    )
+    assert names.index(BASELINES) < names.index("Compare pre-refactor with post-refactor")
 
 
 def test_publishes_profiles_and_summary_and_fails_on_gate(steps: list[dict[str, Any]], workflow: dict) -> None:
