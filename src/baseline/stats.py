@@ -17,6 +17,7 @@ __all__ = [
     "bootstrap_ci",
     "cv",
     "hierarchical_bootstrap_ratio",
+    "paired_block_bootstrap_ratio",
     "percentile",
     "run_stability",
     "summarize",
@@ -318,3 +319,66 @@ def hierarchical_bootstrap_ratio(
         base_runs, head_runs, quantiles=(float(quantile),), n_boot=n_boot, seed=seed, confidence=confidence
     )
     return res[float(quantile)]
+
+
+def paired_block_bootstrap_ratio(
+    base_blocks: Sequence[Sequence[float]],
+    head_blocks: Sequence[Sequence[float]],
+    *,
+    quantile: float = 50,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Ratio head/base of a pooled quantile for blocks measured in pairs (block i of each side back to back), with
+    a bootstrap CI that resamples the pairs together, then the samples within each block.
+
+    Drift between pairs (a machine slowing down for a while) then moves both sides of a replicate alike and cancels
+    out of the ratio, which is what alternating the blocks is for; resampling each side's blocks independently
+    (hierarchical_bootstrap_ratio) would count that drift as uncertainty of the ratio.
+    """
+    _check_boot(n_boot, confidence)
+    _check_q(quantile)
+    if not base_blocks or len(base_blocks) != len(head_blocks):
+        raise ValueError(
+            f"paired blocks: need the same positive number of blocks on both sides, got {len(base_blocks)} "
+            f"and {len(head_blocks)}"
+        )
+    base = [_as_array(b, f"base block {i + 1} samples") for i, b in enumerate(base_blocks)]
+    head = [_as_array(h, f"head block {i + 1} samples") for i, h in enumerate(head_blocks)]
+    base_q = float(np.percentile(np.concatenate(base), quantile))
+    if base_q <= 0.0:
+        raise ValueError(f"the base p{quantile:g} is not positive ({base_q!r}); a latency ratio needs positive samples")
+    rng = np.random.default_rng(seed)
+    n = len(base)
+    picks = rng.integers(0, n, (n_boot, n))
+    reps = _resampled_quantiles(base, picks, quantile, rng)
+    reps = _resampled_quantiles(head, picks, quantile, rng) / reps
+    head_q = float(np.percentile(np.concatenate(head), quantile))
+    return {
+        "quantile": float(quantile),
+        "ratio": head_q / base_q,
+        "ci": list(_ci(reps, confidence)),
+        "base": base_q,
+        "head": head_q,
+        "n_boot": n_boot,
+        "confidence": confidence,
+        "pairs": n,
+    }
+
+
+def _resampled_quantiles(blocks: list[np.ndarray], picks: np.ndarray, q: float, rng: np.random.Generator) -> np.ndarray:
+    """Per replicate (a row of `picks`): the picked blocks, each resampled to its own size, pooled; their quantile.
+    Blocks of one size (the usual case) are drawn all at once, others one replicate at a time."""
+    sizes = {b.size for b in blocks}
+    if len(sizes) == 1:
+        m = sizes.pop()
+        stacked = np.stack(blocks)  # (blocks, m)
+        draws = stacked[picks[:, :, None], rng.integers(0, m, (*picks.shape, m))]
+        return np.percentile(draws.reshape(picks.shape[0], -1), q, axis=1)
+    return np.array(
+        [
+            np.percentile(np.concatenate([blocks[k][rng.integers(0, blocks[k].size, blocks[k].size)] for k in row]), q)
+            for row in picks
+        ]
+    )

@@ -284,7 +284,8 @@ def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
     for run in data.runs:
         window = ((run.results.get("e2e") or {}).get("extra") or {}).get("profiled_window") or {}
         for workflow, entry in window.items():
-            rows.append({"run": run.run, "workflow": workflow, "ratio": entry.get("overhead_ratio")})
+            ratio, ci = entry.get("overhead_ratio"), entry.get("overhead_ci")
+            rows.append({"run": run.run, "workflow": workflow, "ratio": ratio, "ci": ci})
     return rows
 
 

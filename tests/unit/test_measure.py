@@ -132,6 +132,18 @@ def test_profiling_overhead_pools_alternating_blocks() -> None:
     assert out["round_ratios"] == [1.1, 1.1]
     assert out["rounds"] == 2 and out["reference_samples"] == out["profiled_samples"] == 6
     assert out["reference_p50_ns"] == 150 and out["profiled_p50_ns"] == 165 and out["overhead_ratio"] == 1.1
+    # The pairs are resampled together: round 2's slower machine slows both of its blocks and cancels out.
+    assert out["overhead_ci"] == [pytest.approx(1.1), pytest.approx(1.1)]
+
+
+def test_profiling_overhead_ci_is_narrow_when_the_blocks_agree() -> None:
+    from baseline.benches.common import make_case
+    from baseline.benches.e2e import profiling_overhead
+
+    reference = [[make_case("e2e/x/linear", [100 + i % 7 for i in range(50)], {"workflow": "linear"})]] * 5
+    profiled = [[make_case("e2e/x/linear", [104 + i % 7 for i in range(50)], {"workflow": "linear"})]] * 5
+    lo, hi = profiling_overhead(reference, profiled)["linear"]["overhead_ci"]
+    assert 1.0 < lo <= hi < 1.08  # 4 ns on ~103: about 1.04, and clear of 1.0
 
 
 def test_event_payloads_carry_their_sequence_number() -> None:

@@ -103,17 +103,18 @@ def test_write_summary_writes_three_files(label_dir: Path) -> None:
 
 def test_profiler_cost_per_run_is_summarized_and_reported(tmp_path: Path) -> None:
     for run, ratio in ((1, 1.031), (2, 1.047)):
-        extra = {"e2e": {"profiled_window": {"linear": {"overhead_ratio": ratio, "rounds": 5}}}}
+        window = {"linear": {"overhead_ratio": ratio, "overhead_ci": [ratio - 0.02, ratio + 0.03], "rounds": 5}}
+        extra = {"e2e": {"profiled_window": window}}
         write_run(tmp_path, "p", run, {"e2e": {"e2e/workflow/linear": E2E[run]}}, extra=extra)
     summary, _ = write_summary(tmp_path / "profiles" / "p", cv_threshold=0.10)
     assert summary["profiler_cost"] == [
-        {"run": 1, "workflow": "linear", "ratio": 1.031},
-        {"run": 2, "workflow": "linear", "ratio": 1.047},
+        {"run": 1, "workflow": "linear", "ratio": 1.031, "ci": [pytest.approx(1.011), pytest.approx(1.061)]},
+        {"run": 2, "workflow": "linear", "ratio": 1.047, "ci": [pytest.approx(1.027), pytest.approx(1.077)]},
     ]
     md = (tmp_path / "profiles" / "p" / "report.md").read_text()
-    assert "## Profiler cost" in md and "| linear | 1.031x | 1.047x |" in md
+    assert "## Profiler cost" in md and "| linear | 1.031x [1.011, 1.061] | 1.047x [1.027, 1.077] |" in md
     html = (tmp_path / "profiles" / "p" / "report.html").read_text()
-    assert "<h2>Profiler cost</h2>" in html and "<td>1.031x</td>" in html
+    assert "<h2>Profiler cost</h2>" in html and "<td>1.031x [1.011, 1.061]</td>" in html
 
 
 def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> None:

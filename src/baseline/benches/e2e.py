@@ -159,8 +159,9 @@ def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Any
 
 def profiling_overhead(reference: list[list[dict[str, Any]]], profiled: list[list[dict[str, Any]]]) -> dict[str, Any]:
     """Per workflow: pooled p50 of the profiled blocks over that of the unprofiled blocks they alternate with
-    (1.0 = no profiler cost), with each round's own ratio to show how steady it is."""
-    from baseline.stats import percentile
+    (1.0 = no profiler cost), its 95% CI from a bootstrap over the rounds (each round's two blocks resampled together,
+    see stats.paired_block_bootstrap_ratio), and each round's own ratio to show how steady it is."""
+    from baseline.stats import paired_block_bootstrap_ratio, percentile
 
     out: dict[str, Any] = {}
     for index, first in enumerate(reference[0]):
@@ -168,6 +169,7 @@ def profiling_overhead(reference: list[list[dict[str, Any]]], profiled: list[lis
         prof_blocks = [round_[index]["samples"] for round_ in profiled]
         ref_p50 = percentile([x for b in ref_blocks for x in b], 50)
         prof_p50 = percentile([x for b in prof_blocks for x in b], 50)
+        ci = paired_block_bootstrap_ratio(ref_blocks, prof_blocks)["ci"] if ref_p50 else None
         out[first["meta"]["workflow"]] = {
             "reference_p50_ns": ref_p50,
             "profiled_p50_ns": prof_p50,
@@ -175,6 +177,7 @@ def profiling_overhead(reference: list[list[dict[str, Any]]], profiled: list[lis
             "profiled_samples": sum(map(len, prof_blocks)),
             "rounds": len(ref_blocks),
             "overhead_ratio": round(prof_p50 / ref_p50, 4) if ref_p50 else None,
+            "overhead_ci": [round(v, 4) for v in ci] if ci else None,
             "round_ratios": [
                 round(percentile(p, 50) / percentile(r, 50), 4) if percentile(r, 50) else None
                 for r, p in zip(ref_blocks, prof_blocks, strict=True)

@@ -22,6 +22,13 @@ HOST_DRIFT_HEADING = (
 )
 
 
+def _cost_cell(row: Mapping[str, Any] | None) -> str:
+    if not row or not row.get("ratio"):
+        return "-"
+    ci = row.get("ci")
+    return f"{row['ratio']:.3f}x" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+
+
 def per_run_tables(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[list[str]]]]:
     """(heading, one-line intro, headers, rows) of the per-run tables that exist: profiler cost, harness and host
     (markdown and HTML)."""
@@ -29,10 +36,13 @@ def per_run_tables(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str]
     tables = []
     cost = summary.get("profiler_cost") or []
     if cost:
-        ratios = {(row["run"], row["workflow"]): row["ratio"] for row in cost}
+        by_key = {(row["run"], row["workflow"]): row for row in cost}
         workflows = list(dict.fromkeys(row["workflow"] for row in cost))
-        rows = [[w, *(f"{ratios[(r, w)]:.3f}x" if ratios.get((r, w)) else "-" for r in runs)] for w in workflows]
-        intro = "E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run."
+        rows = [[w, *(_cost_cell(by_key.get((r, w))) for r in runs)] for w in workflows]
+        intro = (
+            "E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run "
+            "[95% CI over the blocks]."
+        )
         tables.append(("Profiler cost", intro, ["workflow", *(f"run {r}" for r in runs)], rows))
     host = summary.get("harness_and_host") or []
     if host:
