@@ -180,7 +180,7 @@ def console_summary(verdict: Mapping[str, Any]) -> str:
     lines = [f"compare {verdict['base']} -> {verdict['head']}: {outcome} (exit {verdict['exit_code']})"]
     for warning in verdict["environment_warnings"]:
         lines.append(f"  WARNING environment differs: {warning}")
-    for drift in verdict.get("host_drift", []):
+    for drift in verdict["host_drift"]:
         lines.append(f"  WARNING host floor moved (no engine code in this case): {drift}")
     for gate in verdict["gates"]:
         if not gate["passed"]:

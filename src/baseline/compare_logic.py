@@ -140,9 +140,8 @@ def host_drift(cases: Sequence[Mapping[str, Any]]) -> list[str]:
     for case in cases:
         if not is_calibration(case["id"]) or case["verdict"] not in ("regressed", "improved"):
             continue
-        p50 = case["p50"]
         side = "slower" if case["verdict"] == "regressed" else "faster"
-        lines.append(f"{case['id']}: {side} on head, p50 x{p50['ratio']:.3f} [{p50['ci'][0]:.3f}, {p50['ci'][1]:.3f}]")
+        lines.append(f"{case['id']}: {side} on head, p50 x{_fmt(case['p50'])}")
     return lines
 
 

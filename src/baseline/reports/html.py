@@ -158,7 +158,7 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
             " (--strict: exit 2)" if verdict["strict"] else ""
         )
         body.append(_warnings(verdict["environment_warnings"], heading))
-    if verdict.get("host_drift"):
+    if verdict["host_drift"]:
         body.append(_warnings(verdict["host_drift"], HOST_DRIFT_HEADING))
     passed = verdict["passed"]
     body.append(

@@ -26,7 +26,7 @@ def _cost_cell(row: Mapping[str, Any] | None) -> str:
     if not row or not row.get("ratio"):
         return "-"
     ci = row.get("ci")
-    return f"{row['ratio']:.3f}x" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
+    return f"{row['ratio']:.3f}x" + (" " + fmt_ci(ci, lambda v: f"{v:.3f}") if ci else "")
 
 
 def per_run_tables(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str], list[list[str]]]]:
@@ -175,7 +175,7 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
         )
         out += [f"> - {cell(w)}" for w in verdict["environment_warnings"]]
         out.append("")
-    if verdict.get("host_drift"):
+    if verdict["host_drift"]:
         out.append("> [!WARNING]")
         out.append(f"> **{HOST_DRIFT_HEADING}**")
         out += [f"> - {cell(w)}" for w in verdict["host_drift"]]
