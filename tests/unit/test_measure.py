@@ -136,6 +136,17 @@ def test_profiling_overhead_pools_alternating_blocks() -> None:
     assert out["overhead_ci"] == [pytest.approx(1.1), pytest.approx(1.1)]
 
 
+def test_block_order_is_abba_with_one_block_per_arm_and_round() -> None:
+    from baseline.benches.e2e import block_order
+
+    assert block_order(1) == ["reference", "profiled"]
+    order = block_order(4)
+    assert order == ["reference", "profiled", "profiled", "reference"] * 2
+    # Each arm's mean position is the same, so a steady drift during the pass adds to both alike.
+    positions = {arm: [i for i, a in enumerate(order) if a == arm] for arm in ("reference", "profiled")}
+    assert sum(positions["reference"]) == sum(positions["profiled"])
+
+
 def test_profiling_overhead_ci_is_narrow_when_the_blocks_agree() -> None:
     from baseline.benches.common import make_case
     from baseline.benches.e2e import profiling_overhead
