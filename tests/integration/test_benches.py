@@ -180,6 +180,18 @@ def test_bad_input_exits_2_with_one_line(bench_env: dict[str, str]) -> None:
     assert len(lines) == 1 and "--run" in lines[0] and "Traceback" not in proc.stderr
 
 
+def test_sql_bench_profile_holds_the_bench_work_not_the_idle_calibration(bench_env: dict[str, str]) -> None:
+    """The bench process is profiled over the SQL cases; the untimed 15 ms waits of select_1_after_idle stay out."""
+    proc = _baseline(bench_env, "sql-bench", "--quick", "--profile", "--label", LABEL, "--run", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = Path(bench_env["BASELINE_OUTPUT_DIR"]) / LABEL / "run-3"
+    folded = (run_dir / "profiles" / "sql-bench.folded").read_text()
+    assert "_measure_statement" in folded
+    assert "_select_1_after_idle" not in folded
+    doc = json.loads((run_dir / "sql.json").read_text())
+    assert "sql/calibrate/select_1_after_idle" in {c["id"] for c in doc["cases"]}
+
+
 def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env: dict[str, str]) -> None:
     proc = _baseline(bench_env, "e2e-bench", "--quick", "--profile", "--label", LABEL, "--run", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
