@@ -72,7 +72,7 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                 f"its state: {state}"
             )
 
-        def measure(prefix: str, sampler: Any, lead: Any = None) -> list[dict[str, Any]]:
+        def measure(prefix: str, sampler: Sampler, lead: Sampler | None = None) -> list[dict[str, Any]]:
             measured: list[dict[str, Any]] = []
             for index, key in enumerate(WORKFLOWS):
 
