@@ -307,6 +307,7 @@ def _harness_and_host(data: LabelRuns) -> list[dict[str, Any]]:
                 "select_1_p50_ns": sql.get("select_1_p50_ns"),
                 "select_1_after_idle_p50_ns": sql.get("select_1_after_idle_p50_ns"),
                 "wake_up_ratio": sql.get("wake_up_ratio"),
+                "cpu_loop_p50_ns": sql.get("cpu_loop_p50_ns"),
                 "max_cpu_steal_share": max(steal) if steal else None,
             }
         )

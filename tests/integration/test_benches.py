@@ -93,6 +93,7 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
         | {
             "sql/calibrate/select_1",
             "sql/calibrate/select_1_after_idle",
+            "sql/calibrate/cpu_loop",
             "sql/calibrate/harness/get_step_readiness_status",
             "sql/calibrate/bare_psycopg/get_step_readiness_status",
         }
@@ -113,6 +114,8 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
     assert calibration["wake_up_ratio"] == pytest.approx(
         by_id["sql/calibrate/select_1_after_idle"]["summary"]["p50"] / by_id["sql/calibrate/select_1"]["summary"]["p50"]
     )
+    # the host's CPU speed: a fixed server-side loop, a calibration case like SELECT 1
+    assert calibration["cpu_loop_p50_ns"] == by_id["sql/calibrate/cpu_loop"]["summary"]["p50"] > 0
     # measured on a private clone of the template, which no engine process touches
     assert doc["extra"]["database"]["kind"].startswith("private clone")
     assert doc["extra"]["window_counters"]["database"] == doc["extra"]["database"]["name"]

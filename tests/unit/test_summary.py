@@ -126,6 +126,7 @@ def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> 
                     "select_1_p50_ns": 60_000,
                     "select_1_after_idle_p50_ns": 60_000 * wake,
                     "wake_up_ratio": wake,
+                    "cpu_loop_p50_ns": 200_000 * run,
                 },
                 "cpu_steal_share": 0.002 * run,
             },
@@ -142,12 +143,14 @@ def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> 
         "select_1_p50_ns": 60_000,
         "select_1_after_idle_p50_ns": 570_000.0,
         "wake_up_ratio": 9.5,
+        "cpu_loop_p50_ns": 200_000,
         "max_cpu_steal_share": 0.002,
     }
     assert second["max_cpu_steal_share"] == 0.07 and second["wake_up_ratio"] == 2.0
     md = (tmp_path / "profiles" / "h" / "report.md").read_text()
     assert "## Harness and host" in md
     assert "| wake-up ratio (after idle / back to back) | 9.5x | 2.0x |" in md
+    assert "| server CPU loop p50 (sum over 1,000 generated rows) | 200 µs | 400 µs |" in md
     assert "| harness overhead, NOTIFY (Sampler / bare loop p50) | - | - |" in md
     html = (tmp_path / "profiles" / "h" / "report.html").read_text()
     assert "<h2>Harness and host</h2>" in html and "<td>9.5x</td>" in html

@@ -7,6 +7,8 @@ Calibration in the same run: `SELECT 1` through the Sampler, and one benched sta
 Sampler and in a bare psycopg loop on the same connection, interleaved in chunks of ~10 calls so machine load
 hits both alike; `extra.calibration.ratio` (harness p50 / bare p50) is the harness's own overhead. And `SELECT 1`
 after 15 ms idle (`sql/calibrate/select_1_after_idle`): the host's cost of waking up, `extra.calibration.wake_up_ratio`.
+And a fixed server-side CPU loop (`sql/calibrate/cpu_loop`): the host's CPU speed, which moves on a shared VM while
+round trips may not (a quick A/A pair four minutes apart: SQL functions 1.2-1.7x slower, SELECT 1 within noise).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ CALIBRATED_CASE = "sql/get_step_readiness_status/sample=1"
 IDLE_CASE = "sql/calibrate/select_1_after_idle"
 IDLE_BEFORE_S = 0.015  # about one E2E task: how long an engine process sits idle between its hand-offs
 IDLE_SAMPLES = 200
+CPU_CASE = "sql/calibrate/cpu_loop"
+CPU_LOOP_SQL = "SELECT sum(i) FROM generate_series(1, 1000) AS i"  # executor CPU only: no table, lock or I/O
 HARNESS_CASE = "sql/calibrate/harness/get_step_readiness_status"
 BARE_CASE = "sql/calibrate/bare_psycopg/get_step_readiness_status"
 PROCESSOR_UUID = uuid.UUID("00000000-0000-4000-8000-00000000b3c4")
@@ -240,6 +244,12 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
                     return cur.fetchall()
 
                 cases.append(case_from(sampler.run("sql/calibrate/select_1", select_1), {"statement": "SELECT 1"}))
+
+                def cpu_loop() -> Any:
+                    cur.execute(CPU_LOOP_SQL)
+                    return cur.fetchall()
+
+                cases.append(case_from(sampler.run(CPU_CASE, cpu_loop), {"statement": CPU_LOOP_SQL}))
                 calibrated = _calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler)
             # Outside the profiled window: its untimed idle waits would show in the profile as the bench's own work.
             cases.append(_select_1_after_idle(select_1, sampler))
@@ -253,6 +263,7 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
         **calibrated,
         "select_1_p50_ns": select_1["summary"]["p50"],
         "select_1_after_idle_p50_ns": after_idle["summary"]["p50"],
+        "cpu_loop_p50_ns": next(c for c in cases if c["id"] == CPU_CASE)["summary"]["p50"],
         "wake_up_ratio": after_idle["summary"]["p50"] / select_1["summary"]["p50"],
     }
     return cases

@@ -14,6 +14,7 @@ HOST_ROWS: list[tuple[str, str, Any]] = [
     ("SELECT 1 p50, back to back", "select_1_p50_ns", fmt_ns),
     ("SELECT 1 p50, after 15 ms idle", "select_1_after_idle_p50_ns", fmt_ns),
     ("wake-up ratio (after idle / back to back)", "wake_up_ratio", lambda v: f"{v:.1f}x"),
+    ("server CPU loop p50 (sum over 1,000 generated rows)", "cpu_loop_p50_ns", fmt_ns),
     ("highest CPU steal in a phase window", "max_cpu_steal_share", fmt_pct),
 ]
 HOST_DRIFT_HEADING = (
