@@ -45,8 +45,12 @@ class TaskerTarget:
         return dataset.load_dataset(dsn, scale, seed)
 
     def lifecycle_test_command(self, quick: bool = False) -> list[str]:
-        """pytest over tests/lifecycle; quick runs a quarter of the tests' repetitions (same code paths, less mass)."""
-        command = [sys.executable, "-m", "pytest", "tests/lifecycle", "-q", "-p", "no:cacheprovider"]
+        """pytest over tests/lifecycle; quick runs a quarter of the tests' repetitions (same code paths, less mass).
+
+        `--assert=plain`: pytest's assertion rewriting of the test modules was ~10% of the profile's samples whenever
+        its cache could not be used (a fresh clone, or PYTHONDONTWRITEBYTECODE set, as on the development VM).
+        """
+        command = [sys.executable, "-m", "pytest", "tests/lifecycle", "-q", "-p", "no:cacheprovider", "--assert=plain"]
         return [*command, "--lifecycle-scale", "0.25"] if quick else command
 
     def schema_fingerprint(self) -> str:
