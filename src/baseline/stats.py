@@ -109,11 +109,16 @@ def bootstrap_ci(
 
 
 def _bootstrap_quantiles(
-    runs: Sequence[np.ndarray], qs: Sequence[float], n_boot: int, rng: np.random.Generator
+    runs: Sequence[np.ndarray],
+    qs: Sequence[float],
+    n_boot: int,
+    rng: np.random.Generator,
+    picks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hierarchical bootstrap replicates of pooled quantiles, shape (n_boot, len(qs)).
 
-    Each replicate picks len(runs) runs with replacement, then each picked run's own size of samples with
+    Each replicate picks len(runs) runs with replacement (or takes row i of `picks`, shape (n_boot, len(runs)),
+    when the caller pairs them with another side's), then each picked run's own size of samples with
     replacement from it, and takes linear-interpolated quantiles of the pooled resample. Values are replaced by
     16-bit codes (their ranks in the pooled sorted data) so each replicate is a radix sort; above 65,534 pooled
     samples a code groups a few adjacent order statistics (error under one group). Runs of unequal size are
@@ -149,7 +154,7 @@ def _bootstrap_quantiles(
     done = 0
     while done < n_boot:
         rows = min(chunk, n_boot - done)
-        chosen = rng.integers(0, n_runs, size=(rows, n_runs))
+        chosen = rng.integers(0, n_runs, size=(rows, n_runs)) if picks is None else picks[done : done + rows]
         chosen_sizes = sizes[chosen]  # (rows, n_runs)
         base_index = (chosen.astype(np.int32) * n_max)[:, :, None]
         if equal_sizes:
@@ -352,8 +357,8 @@ def paired_block_bootstrap_ratio(
     rng = np.random.default_rng(seed)
     n = len(base)
     picks = rng.integers(0, n, (n_boot, n))
-    reps = _resampled_quantiles(base, picks, quantile, rng)
-    reps = _resampled_quantiles(head, picks, quantile, rng) / reps
+    reps = _bootstrap_quantiles(head, (quantile,), n_boot, rng, picks)[:, 0]
+    reps = reps / _bootstrap_quantiles(base, (quantile,), n_boot, rng, picks)[:, 0]
     head_q = float(np.percentile(np.concatenate(head), quantile))
     return {
         "quantile": float(quantile),
@@ -365,20 +370,3 @@ def paired_block_bootstrap_ratio(
         "confidence": confidence,
         "pairs": n,
     }
-
-
-def _resampled_quantiles(blocks: list[np.ndarray], picks: np.ndarray, q: float, rng: np.random.Generator) -> np.ndarray:
-    """Per replicate (a row of `picks`): the picked blocks, each resampled to its own size, pooled; their quantile.
-    Blocks of one size (the usual case) are drawn all at once, others one replicate at a time."""
-    sizes = {b.size for b in blocks}
-    if len(sizes) == 1:
-        m = sizes.pop()
-        stacked = np.stack(blocks)  # (blocks, m)
-        draws = stacked[picks[:, :, None], rng.integers(0, m, (*picks.shape, m))]
-        return np.percentile(draws.reshape(picks.shape[0], -1), q, axis=1)
-    return np.array(
-        [
-            np.percentile(np.concatenate([blocks[k][rng.integers(0, blocks[k].size, blocks[k].size)] for k in row]), q)
-            for row in picks
-        ]
-    )
