@@ -31,13 +31,14 @@ BENCHES: list[BenchEntry] = [
             "sql/get_step_transitive_dependencies/sample={1..10}",
             "sql/calibrate/select_1",
             "sql/calibrate/select_1_after_idle",
+            "sql/calibrate/cpu_loop",
             "sql/calibrate/harness/get_step_readiness_status",
             "sql/calibrate/bare_psycopg/get_step_readiness_status",
         ),
         "nox -s sql_bench",
         True,
         "client round trip per call, pg_stat_statements server time, EXPLAIN per function, harness calibration, "
-        "host wake-up cost",
+        "host wake-up cost and CPU speed",
     ),
     BenchEntry(
         "Event propagation (LISTEN/NOTIFY)",
