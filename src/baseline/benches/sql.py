@@ -43,6 +43,7 @@ from baseline.benches.common import (
 from baseline.measure import Sampler
 
 CALIBRATED_CASE = "sql/get_step_readiness_status/sample=1"
+SELECT_1_CASE = "sql/calibrate/select_1"
 IDLE_CASE = "sql/calibrate/select_1_after_idle"
 IDLE_BEFORE_S = 0.015  # about one E2E task: how long an engine process sits idle between its hand-offs
 IDLE_SAMPLES = 200
@@ -239,32 +240,30 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
                     cases.append(case)
                 cur = conn.cursor()
 
-                def select_1() -> Any:
-                    cur.execute("SELECT 1")
-                    return cur.fetchall()
+                def run_statement(sql: str) -> Callable[[], Any]:
+                    def call() -> Any:
+                        cur.execute(sql)
+                        return cur.fetchall()
 
-                cases.append(case_from(sampler.run("sql/calibrate/select_1", select_1), {"statement": "SELECT 1"}))
+                    return call
 
-                def cpu_loop() -> Any:
-                    cur.execute(CPU_LOOP_SQL)
-                    return cur.fetchall()
-
-                cases.append(case_from(sampler.run(CPU_CASE, cpu_loop), {"statement": CPU_LOOP_SQL}))
-                calibrated = _calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler)
+                select_1 = run_statement("SELECT 1")
+                cases.append(case_from(sampler.run(SELECT_1_CASE, select_1), {"statement": "SELECT 1"}))
+                cpu_loop = sampler.run(CPU_CASE, run_statement(CPU_LOOP_SQL))
+                cases.append(case_from(cpu_loop, {"statement": CPU_LOOP_SQL}))
+                harness_cases = _calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler)
             # Outside the profiled window: its untimed idle waits would show in the profile as the bench's own work.
             cases.append(_select_1_after_idle(select_1, sampler))
-            cases.extend(calibrated)
+            cases.extend(harness_cases)
     finally:
         stats.close()
-    select_1 = next(c for c in cases if c["id"] == "sql/calibrate/select_1")
-    after_idle = next(c for c in cases if c["id"] == IDLE_CASE)
-    calibrated = calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE)
+    p50 = {c["id"]: c["summary"]["p50"] for c in cases}
     extra["calibration"] = {
-        **calibrated,
-        "select_1_p50_ns": select_1["summary"]["p50"],
-        "select_1_after_idle_p50_ns": after_idle["summary"]["p50"],
-        "cpu_loop_p50_ns": next(c for c in cases if c["id"] == CPU_CASE)["summary"]["p50"],
-        "wake_up_ratio": after_idle["summary"]["p50"] / select_1["summary"]["p50"],
+        **calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE),
+        "select_1_p50_ns": p50[SELECT_1_CASE],
+        "select_1_after_idle_p50_ns": p50[IDLE_CASE],
+        "cpu_loop_p50_ns": p50[CPU_CASE],
+        "wake_up_ratio": p50[IDLE_CASE] / p50[SELECT_1_CASE],
     }
     return cases
 
