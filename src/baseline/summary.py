@@ -291,8 +291,8 @@ def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
 
 def _harness_and_host(data: LabelRuns) -> list[dict[str, Any]]:
     """Per run, what the measurements carry besides the code: the harness's own overhead (Sampler over a bare loop,
-    SQL and NOTIFY), the host's floor (SELECT 1 back to back and after 15 ms idle) and the highest CPU steal share
-    of any phase window. None where a phase did not record it."""
+    SQL and NOTIFY), the host's floor (SELECT 1 back to back and after 15 ms idle, a server CPU loop) and the
+    highest CPU steal share of any phase window. None where a phase did not record it."""
     rows = []
     for run in data.runs:
         extras = {phase: (result.get("extra") or {}) for phase, result in run.results.items()}

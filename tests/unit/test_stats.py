@@ -190,7 +190,7 @@ def test_paired_block_bootstrap_cancels_drift_between_pairs() -> None:
     assert 1.0 < lo < 1.05 < hi < 1.1 and paired["pairs"] == 5
     unpaired = stats.hierarchical_bootstrap_ratio(base, head, n_boot=1000)["ci"]
     assert unpaired[1] - unpaired[0] > 3 * (hi - lo)
-    # blocks of unequal sizes take the one-replicate-at-a-time path, to the same effect
+    # blocks of unequal sizes (padded inside _bootstrap_quantiles), to the same effect
     uneven = stats.paired_block_bootstrap_ratio([b[: 40 + i] for i, b in enumerate(base)], head, n_boot=300)
     assert 1.0 < uneven["ci"][0] < 1.05 < uneven["ci"][1] < 1.1
 
