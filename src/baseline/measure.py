@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,16 @@ class SampleResult:
             "stopped_by": self.stopped_by,
             "elapsed_s": round(self.elapsed_s, 3),
         }
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One case for `Sampler.run_round_robin`: what `Sampler.run` takes as its arguments."""
+
+    case_id: str
+    call: Callable[..., Any]
+    setup: Callable[[], Any] | None = None
+    check: Callable[[Any], None] | None = None
 
 
 def progress_enabled() -> bool:
@@ -73,19 +83,30 @@ class Sampler:
         keep_results: bool = False,
     ) -> SampleResult:
         """Time `operation()` (or `operation(setup())` when setup is given); `check(result)` runs untimed."""
+        return self.run_round_robin([Operation(case_id, operation, setup, check)], keep_results=keep_results)[0]
+
+    def run_round_robin(self, operations: Sequence[Operation], *, keep_results: bool = False) -> list[SampleResult]:
+        """Cases in turn, one call each per cycle: `warmup` untimed cycles, then timed cycles until every case has
+        `samples` or the budget (per case, so the cycles get `time_budget_s` times the cases) runs out.
+
+        Cases that alternate call by call share the machine's drift; taken one after another, each case gets a
+        stretch of its own, which on a shared machine can differ by a third within a minute.
+        """
+        if not operations:
+            raise ValueError("run_round_robin needs at least one operation")
         clock = self.clock
-        budget_ns = int(self.time_budget_s * 1e9)
+        budget_ns = int(self.time_budget_s * 1e9) * len(operations)
         start = clock()
         for _ in range(self.warmup):
-            arg = setup() if setup is not None else None
-            result = operation(arg) if setup is not None else operation()
-            if check is not None:
-                check(result)
+            for op in operations:
+                _, result = _timed_call(clock, op)
+                if op.check is not None:
+                    op.check(result)
             if clock() - start > budget_ns:
                 break
 
-        samples: list[int] = []
-        results: list[Any] = []
+        samples: list[list[int]] = [[] for _ in operations]
+        results: list[list[Any]] = [[] for _ in operations]
         stopped_by = "count"
         show = progress_enabled() if self.progress is None else self.progress
         bar = Progress(
@@ -99,25 +120,35 @@ class Sampler:
         )
         measure_start = clock()
         with bar:
-            task = bar.add_task(case_id, total=self.samples)
-            while len(samples) < self.samples:
-                if setup is not None:
-                    arg = setup()
-                    t0 = clock()
-                    result = operation(arg)
-                    t1 = clock()
-                else:
-                    t0 = clock()
-                    result = operation()
-                    t1 = clock()
-                samples.append(t1 - t0)
-                if check is not None:
-                    check(result)
-                if keep_results:
-                    results.append(result)
-                bar.advance(task)
-                if len(samples) < self.samples and clock() - measure_start > budget_ns:
+            task = bar.add_task(" + ".join(op.case_id for op in operations), total=self.samples * len(operations))
+            for cycle in range(1, self.samples + 1):
+                for op, taken, kept in zip(operations, samples, results, strict=True):
+                    elapsed_ns, result = _timed_call(clock, op)
+                    taken.append(elapsed_ns)
+                    if op.check is not None:
+                        op.check(result)
+                    if keep_results:
+                        kept.append(result)
+                    bar.advance(task)
+                if cycle < self.samples and clock() - measure_start > budget_ns:
                     stopped_by = "budget"
                     break
         elapsed = (clock() - measure_start) / 1e9
-        return SampleResult(case_id, samples, self.warmup, self.samples, stopped_by, elapsed, results)
+        return [
+            SampleResult(op.case_id, taken, self.warmup, self.samples, stopped_by, elapsed, kept)
+            for op, taken, kept in zip(operations, samples, results, strict=True)
+        ]
+
+
+def _timed_call(clock: Clock, op: Operation) -> tuple[int, Any]:
+    """One call of `op`, its setup outside the timed region: (ns, result)."""
+    if op.setup is not None:
+        arg = op.setup()
+        t0 = clock()
+        result = op.call(arg)
+        t1 = clock()
+    else:
+        t0 = clock()
+        result = op.call()
+        t1 = clock()
+    return t1 - t0, result

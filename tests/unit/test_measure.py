@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from baseline.measure import Sampler
+from baseline.measure import Operation, Sampler
 
 
 def test_sleep_samples_are_at_least_the_sleep() -> None:
@@ -63,6 +63,50 @@ def test_warmup_is_not_recorded() -> None:
 def test_bad_settings_are_rejected(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Sampler(**kwargs)
+
+
+def test_round_robin_takes_the_cases_in_turn_after_untimed_cycles() -> None:
+    calls: list[str] = []
+
+    def op(name: str, sleep_s: float) -> Operation:
+        def call() -> None:
+            calls.append(name)
+            time.sleep(sleep_s)
+
+        return Operation(f"rr/{name}", call)
+
+    results = Sampler(samples=3, warmup=2, time_budget_s=10, progress=False).run_round_robin(
+        [op("a", 0.0), op("b", 0.003)]
+    )
+    assert calls == ["a", "b"] * 5  # two warm-up cycles, then three timed ones
+    assert [r.case_id for r in results] == ["rr/a", "rr/b"]
+    assert [len(r.samples) for r in results] == [3, 3]
+    assert all(s >= 3_000_000 for s in results[1].samples) and max(results[0].samples) < 3_000_000
+
+
+def test_round_robin_budget_stops_every_case_at_the_same_cycle() -> None:
+    ops = [Operation("rr/slow", lambda: time.sleep(0.01)), Operation("rr/fast", lambda: None)]
+    slow, fast = Sampler(samples=1000, time_budget_s=0.03, progress=False).run_round_robin(ops)
+    assert 2 <= len(slow.samples) == len(fast.samples) < 1000  # budget 0.03 s per case: 0.06 s for the cycles
+    assert slow.stopped_by == fast.stopped_by == "budget"
+
+
+def test_round_robin_keeps_results_and_checks_them_untimed() -> None:
+    checked: list[int] = []
+
+    def check(value: int) -> None:
+        time.sleep(0.02)
+        checked.append(value)
+
+    ops = [Operation("rr/x", lambda v: v + 1, setup=lambda: 1, check=check), Operation("rr/y", lambda: 5)]
+    x, y = Sampler(samples=2, warmup=1, progress=False).run_round_robin(ops, keep_results=True)
+    assert (x.results, y.results, checked) == ([2, 2], [5, 5], [2, 2, 2])
+    assert max(x.samples) < 5_000_000
+
+
+def test_round_robin_needs_an_operation() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Sampler(samples=1).run_round_robin([])
 
 
 # ----------------------------------------------------------------- bench helpers (pure parts of baseline.benches)
