@@ -210,7 +210,7 @@ def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env
     assert set(overhead) == set(WORKFLOWS)
     assert all(o["profiled_samples"] > 0 and o["overhead_ratio"] > 0 for o in overhead.values())
     assert all(o["overhead_ci"][0] <= o["overhead_ratio"] <= o["overhead_ci"][1] for o in overhead.values())
-    # quick: one round, an unprofiled reference block then a profiled one (full runs: 10 rounds, ABBA)
+    # quick: one round, an unprofiled reference block then a profiled one (full runs: 20 rounds, ABBA)
     assert all(o["rounds"] == 1 and len(o["round_ratios"]) == 1 for o in overhead.values())
     assert all(o["reference_samples"] == o["profiled_samples"] for o in overhead.values())
     capture = json.loads((run_dir / "profiles" / "e2e-api.capture.json").read_text())

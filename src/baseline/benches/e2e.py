@@ -7,7 +7,6 @@ sample. Every task is fetched and verified after the timed region: a failed task
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
 import uuid
@@ -26,20 +25,19 @@ from baseline.benches.common import (
     workload_of,
 )
 from baseline.benches.http import HttpClient
-from baseline.measure import Sampler
+from baseline.measure import Operation, Sampler, SampleResult
 
 WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
-# Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order). Ten short pairs rather than five
-# long ones in the same time: the host's speed drifts within seconds, and closer pairs share more of it. Repeated
-# estimates of the linear profiler cost on one stack (docs/architecture.md): sd 0.042 this way, 0.068 with 5 AB pairs.
-PROFILED_ROUNDS = 10
+# Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order), the workflows taken in turn within
+# a block. Many short pairs: the host's speed drifts within seconds, and closer samples share more of it. On 6000-task
+# series of linear latencies (docs/architecture.md), the spread of an A/A estimate was about half that of 10 rounds
+# of 10 tasks per workflow taken workflow after workflow, for the same number of tasks.
+PROFILED_ROUNDS = 20
 PROFILED_ROUNDS_QUICK = 1  # a smoke test: one unprofiled block, then one profiled
-BLOCK_WARMUP = 1  # per block and workflow after the first: one untimed task
-# The block's first workflow has more untimed tasks: every profiled block follows a py-spy attach (50-200 ms with the
-# services idle, and idle services come back slower), an unprofiled block only sometimes a detach, so the gap's cost
-# would fall mostly on the profiled arm. 15 repeats each on one stack: 1.048x mean linear profiler cost without the
-# lead-in, 1.024x with it (sd 0.05, so within noise); kept because it removes a known bias for ~2 s per run.
-BLOCK_LEAD_IN = 6
+# Untimed cycles (one task per workflow) at the start of every block: a profiled block always follows a py-spy attach
+# (50-200 ms with the services idle, and idle services come back slower), an unprofiled block only sometimes a detach,
+# so without them the gap's cost would fall mostly on the profiled arm.
+BLOCK_LEAD_IN_CYCLES = 2
 COMPLETION_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 
@@ -72,57 +70,59 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
                 f"its state: {state}"
             )
 
-        def measure(prefix: str, sampler: Sampler, lead: Sampler | None = None) -> list[dict[str, Any]]:
-            measured: list[dict[str, Any]] = []
-            for index, key in enumerate(WORKFLOWS):
+        def operation(prefix: str, key: str) -> Operation:
+            def body() -> dict[str, Any]:
+                return workload.task_request(key, f"baseline-e2e-{run_tag}-{next(counter)}")
 
-                def body(key: str = key) -> dict[str, Any]:
-                    return workload.task_request(key, f"baseline-e2e-{run_tag}-{next(counter)}")
+            def run_one(payload: dict[str, Any]) -> str:
+                started = time.perf_counter_ns()
+                response = client.post_json("/v1/tasks", payload)
+                if response.status_code != 201:
+                    raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
+                task_uuid = response.json()["task_uuid"]
+                wait_completion(task_uuid, started)
+                return task_uuid
 
-                def run_one(payload: dict[str, Any], key: str = key) -> str:
-                    started = time.perf_counter_ns()
-                    response = client.post_json("/v1/tasks", payload)
-                    if response.status_code != 201:
-                        raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
-                    task_uuid = response.json()["task_uuid"]
-                    wait_completion(task_uuid, started)
-                    return task_uuid
+            return Operation(f"{prefix}{key}", run_one, setup=body, check=created[key].append)
 
-                result = (lead if lead is not None and index == 0 else sampler).run(
-                    f"{prefix}{key}", run_one, setup=body, check=created[key].append, keep_results=True
-                )
-                timed.extend(result.results)
-                measured.append(case_from(result, {"workflow": key, "completion_channel": channel}))
-            return measured
+        def case_of(result: SampleResult, key: str) -> dict[str, Any]:
+            return case_from(result, {"workflow": key, "completion_channel": channel})
+
+        def measure_block(prefix: str, block: Sampler) -> list[dict[str, Any]]:
+            results = block.run_round_robin([operation(prefix, key) for key in WORKFLOWS])
+            return [case_of(result, key) for result, key in zip(results, WORKFLOWS, strict=True)]
 
         # Latency cases are never taken under the profiler (py-spy costs CPU on a small machine). The profiled
         # pass alternates unprofiled and profiled blocks, so drift on a shared machine hits both alike, and states
         # the profiler's cost as the ratio of their pooled p50s.
+        cases: list[dict[str, Any]] = []
         timed: list[str] = []  # task uuids of the timed (unprofiled) samples, warm-up excluded
-        cases = measure("e2e/workflow/", sampler)
-        plain_tasks = list(timed)
+        for key in WORKFLOWS:
+            op = operation("e2e/workflow/", key)
+            result = sampler.run(op.case_id, op.call, setup=op.setup, check=op.check, keep_results=True)
+            timed.extend(result.results)
+            cases.append(case_of(result, key))
         if config.profile:
             rounds = PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS
             block = Sampler(
                 samples=max(1, -(-int(config.samples["e2e"]) // rounds)),
-                warmup=BLOCK_WARMUP,
+                warmup=BLOCK_LEAD_IN_CYCLES,
                 time_budget_s=config.time_budget_s / rounds,
                 progress=False,
             )
-            lead = dataclasses.replace(block, warmup=BLOCK_LEAD_IN)
             blocks: dict[str, list[list[dict[str, Any]]]] = {"reference": [], "profiled": []}
             with maybe_profile_windows(config, service_pids(stack), "e2e-", extra) as window:
                 for arm in block_order(rounds):
                     if arm == "reference":
-                        blocks["reference"].append(measure("e2e/reference/", block, lead))
+                        blocks["reference"].append(measure_block("e2e/reference/", block))
                     else:
                         with window():
-                            blocks["profiled"].append(measure("e2e/profiled/", block, lead))
+                            blocks["profiled"].append(measure_block("e2e/profiled/", block))
             extra["profiled_window"] = profiling_overhead(blocks["reference"], blocks["profiled"])
         verified = _verify_all(client, created, workload)
     for case in cases:
         case["meta"]["verified_tasks"] = verified[case["meta"]["workflow"]]
-    return cases + _hop_cases(stack.dsn, workload, plain_tasks)
+    return cases + _hop_cases(stack.dsn, workload, timed)
 
 
 def block_order(rounds: int) -> list[str]:
