@@ -215,6 +215,9 @@ def test_e2e_bench_with_profile_captures_each_service_but_not_postgres(bench_env
     assert all(o["reference_samples"] == o["profiled_samples"] for o in overhead.values())
     capture = json.loads((run_dir / "profiles" / "e2e-api.capture.json").read_text())
     assert capture["windows"] == 1
+    # py-spy's own CPU while sampling, read from the scheduler: some, and less than one core over the window
+    assert 0 < capture["sampler_cpu_s"] < capture["seconds"]
+    assert set(window["sampler_cpu_s"]) == {"api", "orchestrator", "worker-1", "worker-2"}
 
 
 def test_lifecycle_profile_uses_the_running_stack_server(bench_env: dict[str, str]) -> None:

@@ -292,3 +292,21 @@ def test_window_without_processes_is_a_noted_no_op(tmp_path: Path) -> None:
         pass
     assert window.files == {} and "no local process to profile" in window.notes[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cpu_seconds_counts_a_processs_threads_and_is_none_once_it_is_gone() -> None:
+    from baseline.profiling.capture import _cpu_seconds
+
+    code = "import time\nt = time.process_time() + 0.3\nwhile time.process_time() < t: pass\ntime.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 20
+        used = _cpu_seconds(proc.pid) or 0.0
+        while used < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            used = _cpu_seconds(proc.pid) or 0.0
+        assert 0.3 <= used < 5
+    finally:
+        proc.kill()
+        proc.wait()
+    assert _cpu_seconds(proc.pid) is None

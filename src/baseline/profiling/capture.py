@@ -276,6 +276,7 @@ class WindowResult:
     exited: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sampler_cpu_s: dict[str, float] = field(default_factory=dict)  # py-spy's own CPU while sampling, per role
 
 
 @dataclass
@@ -289,6 +290,7 @@ class _Attached:
     subprocesses: bool
     proc: subprocess.Popen[bytes]
     log: Path
+    cpu_at_start: float | None = None  # py-spy's CPU once sampling began: its attach work is not the window's
 
     def output(self) -> str:
         try:
@@ -307,6 +309,17 @@ def _process_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a live process's threads have used so far, from the scheduler's ns counters (Linux /proc); None
+    where unreadable. /proc/<pid>/stat would do in 10 ms ticks, too coarse for one short window."""
+    try:
+        return (
+            sum(int(t.joinpath("schedstat").read_text().split()[0]) for t in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+        )
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _interrupt_when_parent_dies() -> None:
@@ -341,6 +354,7 @@ def _wait_sampling(item: _Attached, deadline: float) -> None:
             break
         time.sleep(0.01)
     if item.sampling():
+        item.cpu_at_start = _cpu_seconds(item.proc.pid)
         return
     if item.proc.poll() is None:
         item.proc.kill()
@@ -361,9 +375,12 @@ def _wait_sampling(item: _Attached, deadline: float) -> None:
     _raise_for_failure(output or "no output before the attach timeout", what)
 
 
-def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
-    """SIGINT so py-spy writes its file; returns (the target exited during capture, notes)."""
+def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str], float | None]:
+    """SIGINT so py-spy writes its file; returns (the target exited during capture, notes, py-spy's CPU seconds
+    while sampling, None when unknown)."""
     notes: list[str] = []
+    cpu_now = _cpu_seconds(item.proc.pid) if item.proc.poll() is None else None
+    used = cpu_now - item.cpu_at_start if cpu_now is not None and item.cpu_at_start is not None else None
     if item.proc.poll() is None:
         item.proc.send_signal(signal.SIGINT)
     try:
@@ -379,7 +396,7 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str]]:
     empty = not item.folded.exists() or item.folded.stat().st_size == 0
     if empty and item.proc.returncode not in (0, None, -signal.SIGINT):
         notes.append(f"{item.role}: py-spy exited with {item.proc.returncode}: {_tail(output, 3)}")
-    return exited, notes
+    return exited, notes, used
 
 
 def _has_children(pid: int) -> bool:
@@ -438,6 +455,10 @@ def profile_windows(
         yield windows
     finally:
         windows.finish()
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 class ProfiledWindows:
@@ -504,7 +525,9 @@ class ProfiledWindows:
         finally:
             self.result.seconds += time.monotonic() - started
             for item in attached:
-                exited, notes = _stop(item, self.stop_timeout)
+                exited, notes, cpu = _stop(item, self.stop_timeout)
+                if cpu is not None:
+                    self.result.sampler_cpu_s[item.role] = self.result.sampler_cpu_s.get(item.role, 0.0) + cpu
                 if exited and item.role not in self.result.exited:
                     self.result.exited.append(item.role)
                 self.result.notes.extend(note for note in notes if note not in self.result.notes)
@@ -562,6 +585,7 @@ class ProfiledWindows:
                 "windows": self.windows,
                 "seconds": round(result.seconds, 3),
                 "samples": result.samples.get(role, 0),
+                "sampler_cpu_s": _rounded(result.sampler_cpu_s.get(role)),
                 "errors": self._errors.get(role),
                 "exited_during_capture": exited,
                 "py_spy_returncode": self._returncodes.get(role),
