@@ -273,6 +273,7 @@ def build_summary(label_dir: Path, *, cv_threshold: float) -> dict[str, Any]:
         "unstable_cases": [c["id"] for c in cases if c["unstable"]],
         "profiles": _profiles(data),
         "profiler_cost": _profiler_cost(data),
+        "profiler_cpu": _profiler_cpu(data),
         "harness_and_host": _harness_and_host(data),
     }
 
@@ -286,6 +287,22 @@ def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
         for workflow, entry in window.items():
             ratio, ci = entry.get("overhead_ratio"), entry.get("overhead_ci")
             rows.append({"run": run.run, "workflow": workflow, "ratio": ratio, "ci": ci})
+    return rows
+
+
+def _profiler_cpu(data: LabelRuns) -> list[dict[str, Any]]:
+    """Per run, the CPU the e2e bench's samplers used together while sampling, in cores (CPU seconds over window
+    seconds): the profiler cost's cause, as 0.1 core is a twentieth of a 2-core machine. None where unrecorded."""
+    rows = []
+    for run in data.runs:
+        windows = ((run.results.get("e2e") or {}).get("extra") or {}).get("profiles") or []
+        cores = None
+        for window in windows:
+            cpu, seconds = window.get("sampler_cpu_s") or {}, window.get("seconds") or 0
+            if cpu and seconds > 0:
+                cores = round(sum(cpu.values()) / seconds, 4)
+        if windows:
+            rows.append({"run": run.run, "cores": cores})
     return rows
 
 

@@ -117,6 +117,19 @@ def test_profiler_cost_per_run_is_summarized_and_reported(tmp_path: Path) -> Non
     assert "<h2>Profiler cost</h2>" in html and "<td>1.031x [1.011, 1.061]</td>" in html
 
 
+def test_samplers_cpu_per_run_is_a_row_of_the_profiler_cost_table(tmp_path: Path) -> None:
+    cpu = {1: {"api": 0.5, "orchestrator": 0.7}, 2: {}}  # run 2: a py-spy whose CPU could not be read
+    for run in (1, 2):
+        window = {"linear": {"overhead_ratio": 1.05, "overhead_ci": [1.0, 1.1], "rounds": 20}}
+        profiles = [{"prefix": "e2e-", "seconds": 12.0, "sampler_cpu_s": cpu[run]}]
+        extra = {"e2e": {"profiled_window": window, "profiles": profiles}}
+        write_run(tmp_path, "p", run, {"e2e": {"e2e/workflow/linear": E2E[run]}}, extra=extra)
+    summary, _ = write_summary(tmp_path / "profiles" / "p", cv_threshold=0.10)
+    assert summary["profiler_cpu"] == [{"run": 1, "cores": 0.1}, {"run": 2, "cores": None}]
+    md = (tmp_path / "profiles" / "p" / "report.md").read_text()
+    assert "| py-spy's own CPU (cores) | 0.100 | - |" in md
+
+
 def test_harness_and_host_per_run_is_summarized_and_reported(tmp_path: Path) -> None:
     for run, wake in ((1, 9.5), (2, 2.0)):
         extra = {

@@ -40,6 +40,11 @@ def per_run_tables(summary: Mapping[str, Any]) -> list[tuple[str, str, list[str]
         by_key = {(row["run"], row["workflow"]): row for row in cost}
         workflows = list(dict.fromkeys(row["workflow"] for row in cost))
         rows = [[w, *(_cost_cell(by_key.get((r, w))) for r in runs)] for w in workflows]
+        cpu = {row["run"]: row["cores"] for row in summary.get("profiler_cpu") or []}
+        if any(v is not None for v in cpu.values()):
+            rows.append(
+                ["py-spy's own CPU (cores)", *(f"{cpu[r]:.3f}" if cpu.get(r) is not None else "-" for r in runs)]
+            )
         intro = (
             "E2E p50 with every service under py-spy over p50 without it, alternating blocks in the same run "
             "[95% CI over the blocks]."
