@@ -283,8 +283,7 @@ def _profiler_cost(data: LabelRuns) -> list[dict[str, Any]]:
     alternating in the same run); empty when the services were not profiled."""
     rows = []
     for run in data.runs:
-        window = ((run.results.get("e2e") or {}).get("extra") or {}).get("profiled_window") or {}
-        for workflow, entry in window.items():
+        for workflow, entry in (_e2e_extra(run).get("profiled_window") or {}).items():
             ratio, ci = entry.get("overhead_ratio"), entry.get("overhead_ci")
             rows.append({"run": run.run, "workflow": workflow, "ratio": ratio, "ci": ci})
     return rows
@@ -295,15 +294,17 @@ def _profiler_cpu(data: LabelRuns) -> list[dict[str, Any]]:
     seconds): the profiler cost's cause, as 0.1 core is a twentieth of a 2-core machine. None where unrecorded."""
     rows = []
     for run in data.runs:
-        windows = ((run.results.get("e2e") or {}).get("extra") or {}).get("profiles") or []
-        cores = None
-        for window in windows:
-            cpu, seconds = window.get("sampler_cpu_s") or {}, window.get("seconds") or 0
-            if cpu and seconds > 0:
-                cores = round(sum(cpu.values()) / seconds, 4)
+        windows = _e2e_extra(run).get("profiles") or []
+        measured = [w for w in windows if w.get("sampler_cpu_s") and (w.get("seconds") or 0) > 0]
+        cpu = sum(sum(w["sampler_cpu_s"].values()) for w in measured)
+        cores = round(cpu / sum(w["seconds"] for w in measured), 4) if measured else None
         if windows:
             rows.append({"run": run.run, "cores": cores})
     return rows
+
+
+def _e2e_extra(run: RunData) -> dict[str, Any]:
+    return (run.results.get("e2e") or {}).get("extra") or {}
 
 
 def _harness_and_host(data: LabelRuns) -> list[dict[str, Any]]:
