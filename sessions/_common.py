@@ -20,11 +20,13 @@ import sys
 from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON: bool = False  # sessions run in the shared venv below, not in a venv nox makes per session
 VENV = Path(os.environ.get("BASELINE_NOX_VENV", ROOT / ".nox" / "_shared"))
 MIN_PYTHON = (3, 11)
+EXIT_BAD_INPUT = 2
 
 
 def venv_bin(name: str) -> str:
@@ -78,5 +80,14 @@ def run_in_venv(session: nox.Session, program: str, *args: str, **kwargs: object
 
 
 def harness(session: nox.Session, command: str, *args: str) -> None:
-    """Run one `baseline` CLI command with the session's posargs passed through."""
-    run_in_venv(session, "baseline", command, *args, *session.posargs)
+    """Run one `baseline` CLI command with the session's posargs passed through; its exit code reaches the caller.
+
+    nox turns any failing command into its own exit 1, so bad input (2) leaves through SystemExit, which nox's
+    session runner lets pass: CI and people see 0 success, 1 failed, 2 bad input from every session."""
+    try:
+        run_in_venv(session, "baseline", command, *args, *session.posargs)
+    except CommandFailed as exc:
+        if exc.return_code == EXIT_BAD_INPUT:
+            session.log(f"baseline {command}: exit {EXIT_BAD_INPUT} (bad input; the message above says what to fix)")
+            sys.exit(EXIT_BAD_INPUT)
+        raise

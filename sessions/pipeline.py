@@ -1,36 +1,40 @@
-"""Sessions that run whole pipelines: baseline_pre / baseline_post (the invoke three-run baseline), mark_run.
+"""Sessions that run whole pipelines: baseline_pre / baseline_post (the three-run baseline), baseline (any
+label), profile_all. Each is one `baseline` process that runs every phase in its own process.
 
-`nox -s baseline_pre -- --quick` passes its posargs to `invoke baseline` (--runs N, --only-run N, --quick,
---no-profile), so CI and people run the very same pipeline.
+Options after `--` pass through: `nox -s baseline_pre -- --quick --runs 1`, `-- --label foo`,
+`-- --services external --dsn ... --api-url ...`, `-- --only-run 2`, `-- --no-profile`, `-- -v`.
 """
 
 from __future__ import annotations
 
 import nox
 
-from sessions._common import PYTHON, ROOT, harness, install_project, run_in_venv
-
-
-def _invoke_baseline(session: nox.Session, label: str) -> None:
-    install_project(session)
-    session.chdir(ROOT)
-    run_in_venv(session, "invoke", "baseline", "--label", label, *session.posargs)
+from sessions._common import PYTHON, harness, install_project
 
 
 @nox.session(python=PYTHON)
 def baseline_pre(session: nox.Session) -> None:
     """Three-run baseline before the refactor -> profiles/pre-refactor/."""
-    _invoke_baseline(session, "pre-refactor")
+    install_project(session)
+    harness(session, "pipeline", "--label", "pre-refactor")
 
 
 @nox.session(python=PYTHON)
 def baseline_post(session: nox.Session) -> None:
     """Three-run baseline after the refactor -> profiles/post-refactor/."""
-    _invoke_baseline(session, "post-refactor")
+    install_project(session)
+    harness(session, "pipeline", "--label", "post-refactor")
 
 
 @nox.session(python=PYTHON)
-def mark_run(session: nox.Session) -> None:
-    """Record a run's status in profiles/<label>/manifest.json (used by the invoke pipeline)."""
+def baseline(session: nox.Session) -> None:
+    """A baseline under any label: -- --label L (default adhoc) [--runs N] [--quick] ..."""
     install_project(session)
-    harness(session, "mark-run")
+    harness(session, "pipeline")
+
+
+@nox.session(python=PYTHON)
+def profile_all(session: nox.Session) -> None:
+    """Flamegraphs of every phase (SQL bench, E2E with every service, lifecycle tests) and a table of them."""
+    install_project(session)
+    harness(session, "profile-all")

@@ -1,4 +1,4 @@
-"""Sessions: up, down, status, build, audit, tests, lint (posargs pass through to the command).
+"""Sessions: up, down, status, build, audit, tests, lint, typecheck (posargs pass through to the command).
 
 All run in the one shared project venv (see sessions/_common.py), so running several in a row installs once.
 `nox -s tests` is the README test command CI runs on a fresh machine.
@@ -55,7 +55,17 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff check and ruff format --check over the whole project."""
+    """ruff check and format over the project, and the import-linter contracts of the architecture."""
     install_project(session, "dev")
     run_in_venv(session, "ruff", "check", str(ROOT))
     run_in_venv(session, "ruff", "format", "--check", str(ROOT))
+    session.chdir(ROOT)
+    run_in_venv(session, "lint-imports")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over the harness and the engine (settings in pyproject.toml)."""
+    install_project(session, "dev")
+    session.chdir(ROOT)
+    run_in_venv(session, "mypy", *(session.posargs or ["src/baseline", "src/tasker"]))

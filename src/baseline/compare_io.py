@@ -2,7 +2,7 @@
 
 Outputs: verdict.json (everything the reports show), report.md, report.html and one differential flamegraph
 `diff-<profile>.svg` per profile recorded in both labels. Exit codes: 0 every gate holds, 1 a gate failed,
-2 bad input (raised as CompareInputError, or returned under `strict` when the environments differ).
+2 bad input (raised as BadInput, or returned under `strict` when the environments or the bench code differ).
 """
 
 from __future__ import annotations
@@ -16,30 +16,21 @@ from typing import Any
 
 from baseline import __version__, compare_logic, store
 from baseline.compare_logic import Criteria
+from baseline.config import check_label
+from baseline.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput
 from baseline.profiling import flamegraph, folded
 from baseline.reports import envdiff, html, markdown
-from baseline.summary import LabelRuns, SummaryError, load_label, write_text_atomic
+from baseline.results import LabelRuns, StoreError, load_label
 
 VERDICT_SCHEMA_VERSION = 1
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class CompareInputError(ValueError):
-    """Bad input for a comparison; the message names the label, file or criteria key to fix."""
-
-
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _load(output_dir: Path, label: str, role: str) -> LabelRuns:
-    if ".." in label or not _LABEL.match(label):
-        raise CompareInputError(
-            f"--{role} {label!r} is not a label name (letters, digits, '.', '_', '-'; no '/' or '..')"
-        )
+    check_label(f"--{role}", label)
     try:
         return load_label(Path(output_dir) / label)
-    except SummaryError as exc:
-        raise CompareInputError(f"{role} ({label}): {exc}") from exc
+    except StoreError as exc:
+        raise StoreError(f"{role} ({label}): {exc}") from None
 
 
 def _criteria(criteria: Mapping[str, Any] | Criteria | None) -> Criteria:
@@ -48,7 +39,23 @@ def _criteria(criteria: Mapping[str, Any] | Criteria | None) -> Criteria:
     try:
         return Criteria.from_mapping(criteria or {})
     except ValueError as exc:
-        raise CompareInputError(str(exc)) from exc
+        raise BadInput(str(exc)) from None
+
+
+def provenance_warnings(base: LabelRuns, head: LabelRuns) -> list[str]:
+    """Where the two labels were measured by different bench code or target workload (digests in every result)."""
+    warnings = []
+    base_digests, head_digests = base.provenance(), head.provenance()
+    for kind in sorted(base_digests.keys() | head_digests.keys()):
+        b, h = base_digests.get(kind, set()), head_digests.get(kind, set())
+        if b != h:
+            shown = ", ".join(sorted(d[:12] for d in b)) or "none recorded"
+            shown_head = ", ".join(sorted(d[:12] for d in h)) or "none recorded"
+            warnings.append(
+                f"{kind} code differs: base measured by {shown}, head by {shown_head}; the difference between "
+                "them is in the measurement as well as in the code measured"
+            )
+    return warnings
 
 
 def load_profiles(data: LabelRuns) -> tuple[dict[str, list[dict[str, int]]], list[str]]:
@@ -59,7 +66,7 @@ def load_profiles(data: LabelRuns) -> tuple[dict[str, list[dict[str, int]]], lis
         try:
             stacks = folded.strip_line_numbers(folded.parse(path.read_text()))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise CompareInputError(f"{path}: unreadable folded profile ({exc})") from exc
+            raise BadInput(f"{path}: unreadable folded profile ({exc})") from None
         name = path.name.removesuffix(".folded")
         if folded.total(stacks) == 0:
             notes.append(f"{data.label} run {run}: profile {name} has no samples (left out)")
@@ -83,7 +90,7 @@ def compare_labels(
 ) -> tuple[dict[str, Any], int]:
     """Compare label `head` against label `base` under `output_dir`; write the compare folder.
 
-    Returns (verdict, exit code 0/1/2). Raises CompareInputError for a missing label, a label without runs,
+    Returns (verdict, exit code 0/1/2). Raises BadInput for a missing label, a label without runs,
     a corrupt or incompatible file, or a bad criteria key; nothing is written then.
     """
     crit = _criteria(criteria)
@@ -102,7 +109,7 @@ def compare_labels(
             for cid in common
         ]
     except ValueError as exc:
-        raise CompareInputError(f"bad samples comparing {base!r} with {head!r}: {exc}") from exc
+        raise BadInput(f"bad samples comparing {base!r} with {head!r}: {exc}") from None
 
     base_profiles, base_notes = load_profiles(base_data)
     head_profiles, head_notes = load_profiles(head_data)
@@ -110,8 +117,11 @@ def compare_labels(
     out_dir = Path(output_dir) / "compare" / f"{base}__{head}"
     profiles: list[dict[str, Any]] = []
     svgs: dict[str, str] = {}
+    modules = list(dict.fromkeys([*base_data.profile_modules(), *head_data.profile_modules()]))
     for name in sorted(base_profiles.keys() & head_profiles.keys()):
-        result = compare_logic.compare_profile(name, base_profiles[name], head_profiles[name], criteria=crit)
+        result = compare_logic.compare_profile(
+            name, base_profiles[name], head_profiles[name], criteria=crit, modules=modules
+        )
         svg_name = f"diff-{_safe_name(name)}.svg"
         svgs[svg_name] = flamegraph.render_diff_svg(
             folded.merge(*base_profiles[name]),
@@ -126,8 +136,9 @@ def compare_labels(
 
     gates = compare_logic.evaluate_gates(cases, profiles, crit)
     env_warnings = envdiff.differences(base_data.runs[0].environment, head_data.runs[0].environment)
-    code = EXIT_PASSED if gates["passed"] else EXIT_GATE_FAILED
-    if strict and env_warnings:
+    measured_by = provenance_warnings(base_data, head_data)
+    code = EXIT_OK if gates["passed"] else EXIT_FAILED
+    if strict and (env_warnings or measured_by):
         code = EXIT_BAD_INPUT
     verdict: dict[str, Any] = {
         "schema_version": VERDICT_SCHEMA_VERSION,
@@ -139,6 +150,7 @@ def compare_labels(
         "exit_code": code,
         "strict": strict,
         "environment_warnings": env_warnings,
+        "provenance_warnings": measured_by,
         "host_drift": compare_logic.host_drift(cases),
         "criteria": dataclasses.asdict(crit),
         "output": str(out_dir),
@@ -164,11 +176,11 @@ def write_compare(out_dir: Path, verdict: dict[str, Any], svgs: Mapping[str, str
     """verdict.json, report.md, report.html and the diff SVGs, each written atomically."""
     paths = []
     for name, svg in svgs.items():
-        write_text_atomic(out_dir / name, svg)
+        store.write_text_atomic(out_dir / name, svg)
         paths.append(out_dir / name)
     store.write_json_atomic(out_dir / "verdict.json", verdict)
-    write_text_atomic(out_dir / "report.md", markdown.render_compare(verdict))
-    write_text_atomic(out_dir / "report.html", html.render_compare(verdict))
+    store.write_text_atomic(out_dir / "report.md", markdown.render_compare(verdict))
+    store.write_text_atomic(out_dir / "report.html", html.render_compare(verdict))
     return [out_dir / "verdict.json", out_dir / "report.md", out_dir / "report.html", *paths]
 
 
@@ -180,6 +192,8 @@ def console_summary(verdict: Mapping[str, Any]) -> str:
     lines = [f"compare {verdict['base']} -> {verdict['head']}: {outcome} (exit {verdict['exit_code']})"]
     for warning in verdict["environment_warnings"]:
         lines.append(f"  WARNING environment differs: {warning}")
+    for warning in verdict.get("provenance_warnings", []):
+        lines.append(f"  WARNING {warning}")
     for drift in verdict["host_drift"]:
         lines.append(f"  WARNING host floor moved (no engine code in this case): {drift}")
     for gate in verdict["gates"]:

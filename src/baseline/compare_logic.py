@@ -189,14 +189,14 @@ def compare_profile(
     criteria: Criteria,
     alpha: float = 0.05,
     min_module_samples: int = 100,
-    modules: Sequence[str] = hotpaths.LIFECYCLE_MODULES,
+    modules: Sequence[str] = (),
     message_passing_patterns: Sequence[str] = hotpaths.MESSAGE_PASSING_PATTERNS,
 ) -> dict[str, Any]:
     """Compare one profile (e.g. `lifecycle`, `e2e-worker-1`) across the runs of two baselines.
 
     Runs are merged per side. At a fixed sampling rate the samples per run measure time, so `total_ratio`
-    (mean samples per run, head/base) is the profile's time ratio and `module_ratios` the time ratio of each
-    lifecycle module with at least `min_module_samples` merged base samples. `kind` is "lifecycle" for
+    (mean samples per run, head/base) is the profile's time ratio and `module_ratios` the time ratio of each of
+    the target's lifecycle `modules` with at least `min_module_samples` merged base samples. `kind` is "lifecycle" for
     profiles whose name starts with "lifecycle" (they feed the lifecycle gate).
     """
     if not base_runs or not head_runs:

@@ -8,6 +8,7 @@ fast with a message naming the key and what it accepts instead of surfacing mid-
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import tomllib
@@ -15,12 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from baseline.targets import REGISTRY as TARGET_REGISTRY
+from baseline.errors import BadInput
+from baseline.phases import BENCH_NAMES
+from baseline.redaction import redact_dsn
 
 SERVICES = ("embedded", "external", "compose")
-PHASES = ("sql", "event", "task_init", "e2e")
+PHASES = BENCH_NAMES
 
 _FULL_SAMPLES = {"sql": 500, "event": 1000, "task_init": 300, "e2e": 100}
 _QUICK_SAMPLES = {"sql": 50, "event": 100, "task_init": 50, "e2e": 10}
@@ -28,34 +31,12 @@ _QUICK_SAMPLES = {"sql": 50, "event": 100, "task_init": 50, "e2e": 10}
 _FULL = {"dataset_scale": 5000, "warmup": 20, "time_budget_s": 30.0}
 _QUICK = {"dataset_scale": 500, "warmup": 5, "time_budget_s": 5.0}
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A target is an installed plugin's name (entry point group baseline.targets) or "package.module:Factory".
+_TARGET_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput):
     """A configuration value is wrong; the message names the key, the bad value and what is accepted."""
-
-
-def redact_dsn(dsn: str | None) -> str | None:
-    """`postgresql://user@host:port/db`: the DSN without any password, in URL or key=value form."""
-    if dsn is None:
-        return None
-    text = dsn.strip()
-    if "://" in text:
-        parts = urlsplit(text)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, hostport = netloc.rsplit("@", 1)
-            netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"
-        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    pairs = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", text))
-    if not pairs:
-        return "<unparsable dsn>"
-    user = pairs.get("user", "").strip("'")
-    host = pairs.get("host", pairs.get("hostaddr", "")).strip("'")
-    port = pairs.get("port", "").strip("'")
-    db = pairs.get("dbname", "").strip("'")
-    auth = f"{user}@" if user else ""
-    return f"postgresql://{auth}{host}{':' + port if port else ''}/{db}"
 
 
 @dataclass(frozen=True)
@@ -131,8 +112,8 @@ def _to_float(key: str, value: Any, *, positive: bool = True) -> float:
         number = float(value) if not isinstance(value, bool) else float("nan")
     except (TypeError, ValueError):
         number = float("nan")
-    if number != number or (positive and number <= 0):
-        raise ConfigError(f"{key}: expected a {'positive ' if positive else ''}number, got {value!r}")
+    if not math.isfinite(number) or (positive and number <= 0):
+        raise ConfigError(f"{key}: expected a finite {'positive ' if positive else ''}number, got {value!r}")
     return number
 
 
@@ -154,12 +135,22 @@ def _to_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     return text
 
 
-def _to_label(key: str, value: Any) -> str:
+def check_label(key: str, value: Any) -> str:
+    """A label is a folder name under the output dir: letters, digits, '.', '_', '-'; ConfigError otherwise."""
     text = str(value).strip()
     if ".." in text or not _LABEL_RE.match(text):
         raise ConfigError(
-            f"{key}: expected a folder-safe name (letters, digits, '.', '_', '-'; no '/' or '..'; "
+            f"{key}: expected a folder-safe name (letters, digits, '.', '_', '-'; no '/', spaces or '..'; "
             f"at most 64 chars), got {value!r}"
+        )
+    return text
+
+
+def _to_target(key: str, value: Any) -> str:
+    text = str(value).strip()
+    if not _TARGET_RE.match(text):
+        raise ConfigError(
+            f"{key}: expected an installed target's name (e.g. tasker) or package.module:Factory, got {value!r}"
         )
     return text
 
@@ -210,9 +201,9 @@ def _to_table(key: str, value: Any) -> dict[str, Any]:
 
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "target": lambda k, v: _to_choice(k, v, tuple(sorted(TARGET_REGISTRY))),
+    "target": lambda k, v: _to_target(k, v),
     "services": lambda k, v: _to_choice(k, v, SERVICES),
-    "label": _to_label,
+    "label": check_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),
     "runs": lambda k, v: _to_int(k, v, minimum=1),
     "quick": _to_bool,
@@ -334,6 +325,22 @@ def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     group.add_argument("--seed", metavar="N", default=None, help="dataset RNG seed (default 42)")
     group.add_argument("--target", metavar="NAME", default=None, help="target adapter (default tasker)")
     return parser
+
+
+def environment_for(values: Mapping[str, Any]) -> dict[str, str]:
+    """BASELINE_* variables that carry these config values to a child process (a pipeline's phase processes):
+    the environment layer sits below the command line, so the child's own options still win."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if key not in _PARSERS or key in {"samples", "criteria"} or value is None:
+            continue
+        out[f"BASELINE_{key.upper()}"] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    return out
+
+
+def cli_values(args: argparse.Namespace | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The config values given on the command line (checked), keyed by config key."""
+    return _cli_values(args)
 
 
 def _cli_values(args: argparse.Namespace | Mapping[str, Any] | None) -> dict[str, Any]:

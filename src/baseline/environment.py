@@ -1,6 +1,6 @@
 """Environment fingerprint stored in every result, so a comparison can tell a code change from a machine change.
 
-Parsers are pure (unit-tested on fixed text); the readers around them touch /proc, git and the server.
+The readers touch /proc (through baseline.procfs), git and the server.
 No password can appear: DSNs are reduced to `postgresql://user@host:port/db`.
 """
 
@@ -18,7 +18,9 @@ from typing import Any
 import psycopg
 
 import baseline
-from baseline.config import Config, redact_dsn
+from baseline import procfs
+from baseline.config import Config
+from baseline.redaction import redact_dsn
 
 PG_SETTINGS = (
     "fsync",
@@ -48,45 +50,18 @@ PACKAGES = (
 )
 
 
-def parse_cpuinfo(text: str) -> str | None:
-    """The CPU model name from /proc/cpuinfo text (x86 'model name', ARM 'Model'/'Hardware')."""
-    for key in ("model name", "Model", "Hardware", "cpu model"):
-        for line in text.splitlines():
-            name, sep, value = line.partition(":")
-            if sep and name.strip() == key and value.strip():
-                return value.strip()
-    return None
-
-
-def parse_meminfo(text: str) -> int | None:
-    """MemTotal in bytes from /proc/meminfo text."""
-    for line in text.splitlines():
-        if line.startswith("MemTotal:"):
-            parts = line.split()
-            factor = 1024 if len(parts) > 2 and parts[2].lower() == "kb" else 1
-            return int(parts[1]) * factor
-    return None
-
-
 def parse_git_status(porcelain: str) -> bool:
     """Dirty when `git status --porcelain` lists any tracked change (untracked files do not count)."""
     return any(line and not line.startswith("??") for line in porcelain.splitlines())
 
 
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
 def machine_info() -> dict[str, Any]:
     return {
         "hostname": socket.gethostname(),
-        "cpu_model": parse_cpuinfo(_read("/proc/cpuinfo")) or platform.processor() or None,
+        "cpu_model": procfs.cpu_model() or platform.processor() or None,
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_bytes": parse_meminfo(_read("/proc/meminfo")),
+        "memory_bytes": procfs.memory_bytes(),
         "kernel": platform.release(),
         "platform": platform.platform(),
     }

@@ -12,6 +12,8 @@ from typing import Any
 
 from baseline import store
 from baseline import summary as summary_mod
+from baseline.errors import BadInput
+from baseline.results import read_summary
 
 FORMATS = ("bencher", "github")
 DEFAULT_NAMES = {"bencher": "bencher.json", "github": "github-benchmark.json"}
@@ -55,10 +57,10 @@ def to_github(summary: dict[str, Any]) -> list[dict[str, Any]]:
 def export_label(label_dir: Path, fmt: str, *, cv_threshold: float, output: Path | None = None) -> Path:
     """Write the label's export in `fmt` (from summary.json, built first when absent); returns the file."""
     if fmt not in FORMATS:
-        raise ValueError(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise BadInput(f"export format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     label_dir = Path(label_dir)
     if (label_dir / "summary.json").exists():
-        summary = summary_mod.read_summary(label_dir)
+        summary = read_summary(label_dir)
     else:
         summary, _ = summary_mod.write_summary(label_dir, cv_threshold=cv_threshold)
     data = to_bencher(summary) if fmt == "bencher" else to_github(summary)

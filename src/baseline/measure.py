@@ -7,14 +7,12 @@ ends in another process's event stays on one clock.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from baseline.progress import NULL, Progress
 
 Clock = Callable[[], int]
 
@@ -50,11 +48,6 @@ class Operation:
     check: Callable[[Any], None] | None = None
 
 
-def progress_enabled() -> bool:
-    """A live bar only for a person at a terminal: never in CI logs or piped output."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
-
-
 @dataclass
 class Sampler:
     """Run a case: `warmup` untimed-for-the-record calls, then up to `samples` timed calls within `time_budget_s`."""
@@ -62,7 +55,7 @@ class Sampler:
     samples: int
     warmup: int = 0
     time_budget_s: float = 30.0
-    progress: bool | None = None
+    progress: Progress = NULL
     clock: Clock = time.perf_counter_ns
 
     def __post_init__(self) -> None:
@@ -108,32 +101,25 @@ class Sampler:
         samples: list[list[int]] = [[] for _ in operations]
         results: list[list[Any]] = [[] for _ in operations]
         stopped_by = "count"
-        show = progress_enabled() if self.progress is None else self.progress
-        bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=True,
-            disable=not show,
-            refresh_per_second=4,
-        )
+        progress = self.progress
+        progress.case_started([op.case_id for op in operations], self.samples, self.time_budget_s)
         measure_start = clock()
-        with bar:
-            task = bar.add_task(" + ".join(op.case_id for op in operations), total=self.samples * len(operations))
-            for cycle in range(1, self.samples + 1):
-                for op, taken, kept in zip(operations, samples, results, strict=True):
-                    elapsed_ns, result = _timed_call(clock, op)
-                    taken.append(elapsed_ns)
-                    if op.check is not None:
-                        op.check(result)
-                    if keep_results:
-                        kept.append(result)
-                    bar.advance(task)
-                if cycle < self.samples and clock() - measure_start > budget_ns:
-                    stopped_by = "budget"
-                    break
+        done = 0
+        for cycle in range(1, self.samples + 1):
+            for op, taken, kept in zip(operations, samples, results, strict=True):
+                elapsed_ns, result = _timed_call(clock, op)
+                taken.append(elapsed_ns)
+                if op.check is not None:
+                    op.check(result)
+                if keep_results:
+                    kept.append(result)
+            done += len(operations)
+            progress.advance(done)
+            if cycle < self.samples and clock() - measure_start > budget_ns:
+                stopped_by = "budget"
+                break
         elapsed = (clock() - measure_start) / 1e9
+        progress.case_finished(done, elapsed)
         return [
             SampleResult(op.case_id, taken, self.warmup, self.samples, stopped_by, elapsed, kept)
             for op, taken, kept in zip(operations, samples, results, strict=True)

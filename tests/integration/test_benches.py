@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from baseline.benches.e2e import WORKFLOWS
-from baseline.benches.registry import BENCHES
+from baseline.benches.registry import bench_entries
+from baseline.targets.tasker.workload import TaskerWorkload
+
+WORKFLOWS = TaskerWorkload.e2e_workflows
+BENCHES = bench_entries(TaskerWorkload())
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -102,7 +105,8 @@ def test_sql_bench(bench_env: dict[str, str]) -> None:
     by_id = {c["id"]: c for c in doc["cases"]}
     for i in range(1, 6):
         meta = by_id[f"sql/transition_task_state_atomic/sample={i}"]["meta"]
-        assert meta["all_true"] is True and meta["calls_checked"] == SAMPLES["sql"] + 2
+        assert meta["all_expected"] is True and meta["expect"] is True
+        assert meta["calls_checked"] == SAMPLES["sql"] + 2
     # Server-side time from pg_stat_statements sits beside the client round trip, and is the smaller of the two.
     ready = by_id["sql/get_step_readiness_status/sample=1"]
     assert 0 < ready["meta"]["server_mean_exec_ns"] < ready["summary"]["max"]

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from baseline import store
-from baseline.compare_io import CompareInputError, compare_labels
+from baseline.compare_io import compare_labels
 from baseline.config import Config
+from baseline.errors import BadInput
 
 ENV = {
     "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "hostname": "box"},
@@ -204,7 +205,7 @@ def test_criteria_from_pyproject_are_applied(project: Path) -> None:
 
 def test_label_without_runs_is_bad_input(project: Path) -> None:
     (project / "profiles" / "post").mkdir()
-    with pytest.raises(CompareInputError, match=r"head \(post\): label 'post' has no runs"):
+    with pytest.raises(BadInput, match=r"head \(post\): label 'post' has no runs"):
         compare_labels(project / "profiles", "pre", "post", criteria={}, strict=False)
 
 
@@ -216,7 +217,7 @@ def test_label_names_cannot_escape_the_output_folder(project: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert out.returncode == 2 and "--head '../pre' is not a label name" in out.stderr
+    assert out.returncode == 2 and "--head: expected a folder-safe name" in out.stderr
 
 
 def test_new_hot_path_in_a_profile_fails_with_exit_1(project: Path) -> None:

@@ -7,6 +7,7 @@ import time
 import psycopg
 import pytest
 
+from baseline.targets.contract import TargetError
 from baseline.targets.tasker import TaskerTarget
 from baseline.targets.tasker.dataset import load_dataset, plan_dataset
 from baseline.targets.tasker.workload import sql_statements
@@ -67,7 +68,7 @@ def test_same_seed_loads_identical_content(pg_cluster, fresh_dsn: str) -> None:
 def test_loading_twice_is_refused(fresh_dsn: str) -> None:
     TaskerTarget().migrate(fresh_dsn)
     load_dataset(fresh_dsn, 50, 1)
-    with pytest.raises(RuntimeError, match="already holds 50 tasks"):
+    with pytest.raises(TargetError, match="already holds 50 tasks"):
         load_dataset(fresh_dsn, 50, 1)
 
 

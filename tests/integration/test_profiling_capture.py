@@ -11,7 +11,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -29,7 +28,7 @@ from baseline.profiling.capture import (
 
 pytestmark = pytest.mark.timeout(120)
 
-CONFIG = SimpleNamespace(profile_rate=100)
+RATE = 100
 
 SPINNER = """
 import sys, time
@@ -110,7 +109,7 @@ def test_command_too_short_to_sample_keeps_its_exit_code_and_an_empty_profile(tm
 
 def test_window_attached_to_running_process_has_samples(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
     before = time.monotonic()
-    with profile_window({"spinner": running.pid}, tmp_path, CONFIG, prefix="t-") as window:
+    with profile_window({"spinner": running.pid}, tmp_path, rate=RATE, prefix="t-") as window:
         entered = time.monotonic()
         time.sleep(1.0)
     assert entered - before < 10
@@ -129,7 +128,7 @@ def test_window_attached_to_running_process_has_samples(running: subprocess.Pope
 
 
 def test_windows_add_up_into_one_profile_per_role(running: subprocess.Popen[bytes], tmp_path: Path) -> None:
-    with profile_windows({"spinner": running.pid}, tmp_path, CONFIG, prefix="t-") as windows:
+    with profile_windows({"spinner": running.pid}, tmp_path, rate=RATE, prefix="t-") as windows:
         with windows.window():
             time.sleep(0.6)
         time.sleep(1.5)  # between windows: not sampled, not counted
@@ -150,7 +149,7 @@ def test_process_exiting_mid_window_is_noted_and_profile_kept(spinner: Path, tmp
     proc = subprocess.Popen([sys.executable, str(spinner), "0.6"])
     time.sleep(0.2)
     try:
-        with profile_window({"short": proc.pid}, tmp_path, CONFIG, prefix="t-") as window:
+        with profile_window({"short": proc.pid}, tmp_path, rate=RATE, prefix="t-") as window:
             time.sleep(1.5)
     finally:
         proc.wait(timeout=10)
@@ -169,7 +168,7 @@ def test_window_on_own_process_samples_the_caller(tmp_path: Path) -> None:
             x += 1
         return x
 
-    with profile_window({"bench": os.getpid()}, tmp_path, CONFIG, prefix="sql-") as window:
+    with profile_window({"bench": os.getpid()}, tmp_path, rate=RATE, prefix="sql-") as window:
         bench_hot_loop_for_self_profile(1.0)
     text = (tmp_path / "sql-bench.folded").read_text()
     assert "bench_hot_loop_for_self_profile" in text
@@ -188,7 +187,7 @@ def test_missing_py_spy_says_how_to_install(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("BASELINE_PY_SPY", str(tmp_path / "no-such-py-spy"))
     with (
         pytest.raises(ProfilerUnavailable, match=r"BASELINE_PY_SPY=.*pip install \.\[profile\]"),
-        profile_window({"x": os.getpid()}, tmp_path, CONFIG),
+        profile_window({"x": os.getpid()}, tmp_path, rate=RATE),
     ):
         pass
     with pytest.raises(ProfilerUnavailable, match="pip install py-spy"):
@@ -200,7 +199,7 @@ def test_not_a_python_process_is_a_clear_error(tmp_path: Path) -> None:
     try:
         with (
             pytest.raises(ProfilerError, match=r"sleeper \(pid \d+\).*python"),
-            profile_window({"sleeper": proc.pid}, tmp_path, CONFIG),
+            profile_window({"sleeper": proc.pid}, tmp_path, rate=RATE),
         ):
             pass
     finally:
@@ -225,7 +224,7 @@ def test_attach_without_ptrace_rights_says_how_to_fix(running: subprocess.Popen[
         out.chmod(0o777)
         with (
             pytest.raises(ProfilerUnavailable, match=r"ptrace denied.*SYS_PTRACE"),
-            profile_window({"api": running.pid}, out, CONFIG, py_spy=str(wrapper)),
+            profile_window({"api": running.pid}, out, rate=RATE, py_spy=str(wrapper)),
         ):
             pass
     finally:
@@ -264,7 +263,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from baseline.profiling.capture import profile_window
 
-window = profile_window({"svc": int(sys.argv[1])}, Path(sys.argv[2]), SimpleNamespace(profile_rate=100))
+window = profile_window({"svc": int(sys.argv[1])}, Path(sys.argv[2]), rate=100)
 window.__enter__()
 time.sleep(0.5)  # some samples, then the bench dies inside its window
 os.kill(os.getpid(), 9)
@@ -288,14 +287,14 @@ def test_py_spy_stops_and_writes_when_the_bench_is_killed(running: subprocess.Po
 
 
 def test_window_without_processes_is_a_noted_no_op(tmp_path: Path) -> None:
-    with profile_window({}, tmp_path, CONFIG) as window:
+    with profile_window({}, tmp_path, rate=RATE) as window:
         pass
     assert window.files == {} and "no local process to profile" in window.notes[0]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_cpu_seconds_counts_a_processs_threads_and_is_none_once_it_is_gone() -> None:
-    from baseline.profiling.capture import _cpu_seconds
+    from baseline.procfs import threads_cpu_seconds as _cpu_seconds
 
     code = "import time\nt = time.process_time() + 0.3\nwhile time.process_time() < t: pass\ntime.sleep(30)"
     proc = subprocess.Popen([sys.executable, "-c", code])

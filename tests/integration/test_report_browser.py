@@ -12,6 +12,7 @@ import pytest
 
 from baseline import store
 from baseline.config import Config
+from baseline.results import read_result
 from baseline.summary import write_summary
 
 CASES = {
@@ -94,7 +95,7 @@ def test_summary_table_rows_render_in_chromium(tmp_path: Path) -> None:
                 phase = cid.split("/")[0]
                 case = {"id": cid, "unit": "ns", "samples": [s * (1 + 0.01 * run) for s in samples], "summary": {}}
                 path = config.run_dir / f"{phase}.json"
-                existing = store.read_result(path)["cases"] if path.exists() else []
+                existing = read_result(path)["cases"] if path.exists() else []
                 store.write_result(config, phase, [*existing, case], environment={"machine": {"cpu_count": 2}})
         write_summary(root / "pre", cv_threshold=0.1)
         dom = dump_dom((root / "pre" / "report.html").as_uri())

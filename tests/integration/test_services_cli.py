@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from baseline.commands.services import expand_braces, inventory
+from baseline.audit import expand_braces, inventory
 from baseline.config import load_config
 from baseline.store import write_result
 
@@ -92,7 +92,10 @@ def test_inventory_marks_placeholders_and_silent_benches() -> None:
 
 
 def test_audit_writes_inventory_from_the_registry(tmp_path: Path) -> None:
-    from baseline.benches.registry import BENCHES
+    from baseline.benches.registry import bench_entries
+    from baseline.targets.tasker.workload import TaskerWorkload
+
+    BENCHES = bench_entries(TaskerWorkload())
 
     config = load_config(
         {"label": "aud"}, environ={"BASELINE_OUTPUT_DIR": str(tmp_path / "profiles"), "BASELINE_WORKDIR": str(tmp_path)}

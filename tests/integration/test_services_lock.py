@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from baseline.config import load_config
-from baseline.services.stack import StackError, down, workdir_lock
+from baseline.services.control import down, workdir_lock
+from baseline.services.model import StackError
 
 
 def test_second_process_is_told_who_holds_the_services(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_second_process_is_told_who_holds_the_services(tmp_path: Path) -> None:
         """
         import time
         from baseline.config import load_config
-        from baseline.services.stack import workdir_lock
+        from baseline.services.control import workdir_lock
         with workdir_lock(load_config()):
             print("holding", flush=True)
             time.sleep(60)

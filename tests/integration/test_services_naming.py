@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from baseline.services.embedded import drop_stale_templates as _drop_stale_templates
+from baseline.services.embedded import run_database_name, template_name, with_database
 from baseline.services.postgres import EmbeddedPostgres
-from baseline.services.stack import _drop_stale_templates, run_database_name, template_name, with_database
 
 
 def test_template_name_carries_what_makes_it_reusable() -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from baseline.procfs import pid_alive
 from baseline.services.postgres import free_port
-from baseline.services.processes import ProcessFailed, Supervisor, pid_alive, terminate_pids
-from baseline.targets.base import ProcessRole
+from baseline.services.processes import ProcessFailed, Supervisor, terminate_pids
+from baseline.targets.contract import ProcessRole
 
 
 def _http_role(name: str, port: int) -> ProcessRole:
@@ -97,12 +98,12 @@ def test_sigterm_to_harness_leaves_no_orphans() -> None:
         f"""
         import sys, time
         from baseline.services.processes import Supervisor
-        from baseline.targets.base import ProcessRole
+        from baseline.targets.contract import ProcessRole
         sup = Supervisor({log_dir!r})
         pids = sup.start([
-            ProcessRole("web", [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
+            ProcessRole(name="web", argv=[sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"],
                         health_url="http://127.0.0.1:{port}/"),
-            ProcessRole("forker", ["/bin/sh", "-c", "sleep 120 & sleep 120"]),
+            ProcessRole(name="forker", argv=["/bin/sh", "-c", "sleep 120 & sleep 120"]),
         ])
         sup.wait_healthy(timeout_s=20)
         print(" ".join(str(p) for p in pids.values()), flush=True)
@@ -130,7 +131,7 @@ def test_sigterm_to_harness_leaves_no_orphans() -> None:
 
 def test_terminate_pids_respects_start_time(tmp_path: Path) -> None:
     """A recorded PID whose start time differs (reused PID) is left alone; a matching one is stopped."""
-    from baseline.services.processes import process_start_time
+    from baseline.procfs import process_start_time
 
     sleeper = subprocess.Popen(_sleeper("x").argv, start_new_session=True)
     try:

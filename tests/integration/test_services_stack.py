@@ -22,8 +22,14 @@ import pytest
 import requests
 
 from baseline.config import Config, load_config
-from baseline.services.processes import pid_alive
-from baseline.services.stack import Stack, down, ensure_stack, read_state, stack_health, up
+from baseline.procfs import pid_alive
+from baseline.services.control import down, ensure_stack, up
+from baseline.services.embedded import cluster_of
+from baseline.services.model import Stack
+from baseline.services.state import read_state, stack_health
+from baseline.targets import load_target
+
+TARGET = load_target("tasker")
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,9 +81,9 @@ def _run_linear_task(api_url: str) -> dict:
 
 def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
     config = _config(workdir)
-    stack = up(config)
+    stack = up(config, TARGET)
     try:
-        assert stack.started_by_us and stack.services == "embedded"
+        assert stack.owner_pid is None and stack.services == "embedded"  # `up` leaves it to whoever stops it
         assert set(stack.pids) == {"postgres", "api", "orchestrator", "worker-1", "worker-2"}
         assert stack.database == "run_stacktest_1"
         assert stack.template and stack.template.startswith("tpl_tasker_200_42_")
@@ -87,14 +93,14 @@ def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
         assert [s["results"] for s in sorted(task["steps"], key=lambda s: s["name"])][-1] == 2821109907456
         assert _task_count(stack.dsn) == 201  # the dataset plus the one task above
 
-        with ensure_stack(config) as reused:  # a live recorded stack is reused and left running
-            assert not reused.started_by_us
+        with ensure_stack(config, TARGET) as reused:  # a live recorded stack is reused and left running
+            assert reused.owner_pid is None
             assert reused.pids == stack.pids
         assert all(pid_alive(pid) for pid in stack.pids.values())
 
         _check_external_view_of(stack, workdir)
 
-        second = up(config)  # replaces the running stack and re-clones the run database from the template
+        second = up(config, TARGET)  # replaces the running stack and re-clones the run database from the template
         assert _task_count(second.dsn) == 200
         assert second.port == stack.port  # the cluster comes back on its previous port: stable DSNs
         assert _all_gone({role: pid for role, pid in stack.pids.items() if role != "postgres"})
@@ -111,14 +117,14 @@ def _check_external_view_of(stack: Stack, workdir: Path) -> None:
     dsn = stack.dsn.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")  # trust auth ignores it
     env = {"BASELINE_WORKDIR": str(workdir / "external"), "BASELINE_OUTPUT_DIR": str(workdir / "profiles")}
     config = load_config({"services": "external", "dsn": dsn, "api_url": stack.api_url}, environ=env)
-    with ensure_stack(config) as external:
-        assert (external.services, external.started_by_us, external.pids) == ("external", False, {})
+    with ensure_stack(config, TARGET) as external:
+        assert (external.services, external.owner_pid, external.pids) == ("external", None, {})
         assert external.dsn == dsn
-    recorded = up(config)
+    recorded = up(config, TARGET)
     assert recorded.services == "external"
     state_text = (workdir / "external" / "state.json").read_text()
     assert "hunter2" not in state_text and stack.api_url in state_text
-    with ensure_stack(config) as again:  # the state file's redacted DSN is not what the benches get
+    with ensure_stack(config, TARGET) as again:  # the state file's redacted DSN is not what the benches get
         assert again.dsn == dsn
     down(config)
     assert not (workdir / "external" / "state.json").exists()
@@ -135,8 +141,8 @@ def _task_count(dsn: str) -> int:
 def test_ensure_stack_starts_its_own_and_stops_it_even_on_errors(workdir: Path) -> None:
     config = _config(workdir, run=3)
     pids: dict[str, int] = {}
-    with pytest.raises(RuntimeError, match="bench blew up"), ensure_stack(config) as stack:
-        assert stack.started_by_us
+    with pytest.raises(RuntimeError, match="bench blew up"), ensure_stack(config, TARGET) as stack:
+        assert stack.owner_pid == os.getpid()
         assert stack_health(stack)["healthy"]
         pids = dict(stack.pids)
         raise RuntimeError("bench blew up")
@@ -150,9 +156,10 @@ def test_sigterm_during_ensure_stack_leaves_nothing_running(workdir: Path) -> No
         """
         import json, time
         from baseline.config import load_config
-        from baseline.services.stack import ensure_stack
+        from baseline.services.control import ensure_stack
+        from baseline.targets import load_target
         config = load_config({"label": "stacktest", "run": 5, "quick": True, "scale": 200})
-        with ensure_stack(config) as stack:
+        with ensure_stack(config, load_target("tasker")) as stack:
             print(json.dumps(stack.pids), flush=True)
             time.sleep(120)
         """
@@ -185,10 +192,8 @@ def test_engine_that_cannot_start_is_reported(workdir: Path, monkeypatch: pytest
     monkeypatch.setattr(tasker_processes, "process_roles", broken)
     config = _config(workdir, run=6)
     with pytest.raises(ProcessFailed) as excinfo:
-        up(config)
+        up(config, TARGET)
     assert "orchestrator" in str(excinfo.value)
     assert "no-such-option" in str(excinfo.value)
     assert read_state(config) is None
-    from baseline.services.stack import _cluster
-
-    assert not _cluster(config).running()
+    assert not cluster_of(config).running()

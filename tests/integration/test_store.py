@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from baseline.config import load_config
-from baseline.store import StoreError, label_lock, read_json, update_manifest
+from baseline.results import StoreError, read_json
+from baseline.store import label_lock, update_manifest
 
 
 def _spawn(code: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

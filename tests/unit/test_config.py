@@ -84,9 +84,11 @@ def test_quick_table_in_pyproject(tmp_path: Path) -> None:
         ("", {}, ["--dsn", "nonsense"], "--dsn: expected a libpq DSN"),
         ("runs = 'three'", {}, [], "[tool.baseline].runs: expected an integer >= 1, got 'three'"),
         ("samples = { bogus = 1 }", {}, [], "[tool.baseline].samples.bogus: unknown phase; expected one of sql"),
-        ("time_budget_s = -1", {}, [], "[tool.baseline].time_budget_s: expected a positive number"),
+        ("time_budget_s = -1", {}, [], "[tool.baseline].time_budget_s: expected a finite positive number"),
+        ("time_budget_s = inf", {}, [], "[tool.baseline].time_budget_s: expected a finite positive number"),
+        ("", {}, ["--label", "a b"], "--label: expected a folder-safe name"),
         ("", {"BASELINE_QUICK": "maybe"}, [], "BASELINE_QUICK: expected true/false"),
-        ("target = 'other'", {}, [], "[tool.baseline].target: expected one of tasker"),
+        ("target = 'two words'", {}, [], "[tool.baseline].target: expected an installed target's name"),
         ("[tool.baseline.quick]\nrun = 2", {}, [], "[tool.baseline.quick]: unknown key 'run'"),
     ],
 )

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from baseline.config import load_config
-from baseline.environment import fingerprint, parse_cpuinfo, parse_git_status, parse_meminfo
+from baseline.environment import fingerprint, parse_git_status
+from baseline.procfs import parse_cpu_ticks, parse_cpuinfo, parse_meminfo
 
 CPUINFO_X86 = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\n"
 CPUINFO_ARM = "processor\t: 0\nBogoMIPS\t: 48.00\n\nHardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B\n"
@@ -21,6 +22,12 @@ def test_parse_cpuinfo() -> None:
 def test_parse_meminfo() -> None:
     assert parse_meminfo("MemTotal:       16318412 kB\nMemFree: 1 kB\n") == 16318412 * 1024
     assert parse_meminfo("nothing here") is None
+
+
+def test_parse_cpu_ticks() -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    assert parse_cpu_ticks("cpu  10 0 5 80 1 0 1 3 0 0\ncpu0 1 2 3\n") == {"cpu_ticks": 100, "steal_ticks": 3}
+    assert parse_cpu_ticks("") == {}
 
 
 def test_parse_git_status() -> None:

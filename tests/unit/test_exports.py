@@ -10,6 +10,7 @@ import pytest
 
 from baseline import store
 from baseline.config import Config
+from baseline.errors import BadInput
 from baseline.exports import export_label, to_bencher, to_github
 
 # The published BMF schema (https://bencher.dev/bmf.json).
@@ -94,5 +95,5 @@ def test_pure_converters_agree() -> None:
 
 
 def test_unknown_format_is_refused(label_dir: Path) -> None:
-    with pytest.raises(ValueError, match="bencher, github"):
+    with pytest.raises(BadInput, match="bencher, github"):
         export_label(label_dir, "csv", cv_threshold=0.1)

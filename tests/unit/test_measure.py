@@ -10,7 +10,7 @@ from baseline.measure import Operation, Sampler
 
 
 def test_sleep_samples_are_at_least_the_sleep() -> None:
-    result = Sampler(samples=5, warmup=1, time_budget_s=10, progress=False).run("sleep", lambda: time.sleep(0.002))
+    result = Sampler(samples=5, warmup=1, time_budget_s=10).run("sleep", lambda: time.sleep(0.002))
     assert len(result.samples) == 5
     assert result.stopped_by == "count"
     assert all(s >= 2_000_000 for s in result.samples)
@@ -18,7 +18,7 @@ def test_sleep_samples_are_at_least_the_sleep() -> None:
 
 
 def test_budget_stops_early_and_says_so() -> None:
-    result = Sampler(samples=1000, warmup=0, time_budget_s=0.05, progress=False).run("slow", lambda: time.sleep(0.01))
+    result = Sampler(samples=1000, warmup=0, time_budget_s=0.05).run("slow", lambda: time.sleep(0.01))
     assert 2 <= len(result.samples) < 1000
     assert result.stopped_by == "budget"
     assert result.meta()["stopped_by"] == "budget"
@@ -35,7 +35,7 @@ def test_setup_and_check_are_outside_the_timed_region() -> None:
         time.sleep(0.02)
         checked.append(value)
 
-    result = Sampler(samples=3, warmup=2, time_budget_s=10, progress=False).run(
+    result = Sampler(samples=3, warmup=2, time_budget_s=10).run(
         "fast", lambda x: x * 2, setup=setup, check=check, keep_results=True
     )
     assert result.results == [14, 14, 14]
@@ -49,12 +49,12 @@ def test_failed_check_stops_the_case() -> None:
             raise AssertionError("operation returned false")
 
     with pytest.raises(AssertionError, match="returned false"):
-        Sampler(samples=3, progress=False).run("cas", lambda: False, check=check)
+        Sampler(samples=3).run("cas", lambda: False, check=check)
 
 
 def test_warmup_is_not_recorded() -> None:
     calls: list[int] = []
-    result = Sampler(samples=4, warmup=3, progress=False).run("count", lambda: calls.append(1))
+    result = Sampler(samples=4, warmup=3).run("count", lambda: calls.append(1))
     assert len(calls) == 7
     assert len(result.samples) == 4
 
@@ -75,9 +75,7 @@ def test_round_robin_takes_the_cases_in_turn_after_untimed_cycles() -> None:
 
         return Operation(f"rr/{name}", call)
 
-    results = Sampler(samples=3, warmup=2, time_budget_s=10, progress=False).run_round_robin(
-        [op("a", 0.0), op("b", 0.003)]
-    )
+    results = Sampler(samples=3, warmup=2, time_budget_s=10).run_round_robin([op("a", 0.0), op("b", 0.003)])
     assert calls == ["a", "b"] * 5  # two warm-up cycles, then three timed ones
     assert [r.case_id for r in results] == ["rr/a", "rr/b"]
     assert [len(r.samples) for r in results] == [3, 3]
@@ -86,7 +84,7 @@ def test_round_robin_takes_the_cases_in_turn_after_untimed_cycles() -> None:
 
 def test_round_robin_budget_stops_every_case_at_the_same_cycle() -> None:
     ops = [Operation("rr/slow", lambda: time.sleep(0.01)), Operation("rr/fast", lambda: None)]
-    slow, fast = Sampler(samples=1000, time_budget_s=0.03, progress=False).run_round_robin(ops)
+    slow, fast = Sampler(samples=1000, time_budget_s=0.03).run_round_robin(ops)
     assert 2 <= len(slow.samples) == len(fast.samples) < 1000  # budget 0.03 s per case: 0.06 s for the cycles
     assert slow.stopped_by == fast.stopped_by == "budget"
 
@@ -99,7 +97,7 @@ def test_round_robin_keeps_results_and_checks_them_untimed() -> None:
         checked.append(value)
 
     ops = [Operation("rr/x", lambda v: v + 1, setup=lambda: 1, check=check), Operation("rr/y", lambda: 5)]
-    x, y = Sampler(samples=2, warmup=1, progress=False).run_round_robin(ops, keep_results=True)
+    x, y = Sampler(samples=2, warmup=1).run_round_robin(ops, keep_results=True)
     assert (x.results, y.results, checked) == ([2, 2], [5, 5], [2, 2, 2])
     assert max(x.samples) < 5_000_000
 
@@ -122,7 +120,8 @@ def test_window_flags_name_what_ran_inside_the_window() -> None:
 
 
 def test_cpu_steal_above_five_percent_flags_the_window() -> None:
-    from baseline.benches.common import cpu_ticks, steal_share, window_flags
+    from baseline.benches.common import steal_share, window_flags
+    from baseline.procfs import cpu_ticks
 
     base = {"checkpoints": 0, "autovacuum": 0, "cpu_ticks": 1000, "steal_ticks": 10}
     assert steal_share(base, {**base, "cpu_ticks": 2000, "steal_ticks": 40}) == 0.03

@@ -9,18 +9,10 @@ from pathlib import Path
 import pytest
 
 from baseline.config import Config, load_config
-from baseline.store import (
-    StoreError,
-    find_secret,
-    read_json,
-    read_manifest,
-    read_result,
-    redact_secrets,
-    run_dirs,
-    update_manifest,
-    write_json_atomic,
-    write_result,
-)
+from baseline.errors import Failure
+from baseline.redaction import find_secret, redact_secrets
+from baseline.results import StoreError, read_json, read_manifest, read_result, run_dirs
+from baseline.store import update_manifest, write_json_atomic, write_result
 
 
 @pytest.fixture
@@ -61,7 +53,7 @@ def test_write_result_rejects_malformed_cases(config: Config) -> None:
 def test_password_is_refused_and_old_file_kept(config: Config, secret: dict) -> None:
     path = write_result(config, "sql", [_case()], environment={"ok": True})
     before = path.read_bytes()
-    with pytest.raises(StoreError, match="looks like a password"):
+    with pytest.raises(Failure, match="looks like a password"):
         write_result(config, "sql", [_case()], environment=secret)
     assert path.read_bytes() == before
 
@@ -97,6 +89,19 @@ def test_read_result_errors_name_file_and_problem(tmp_path: Path, content: str, 
     assert message in str(excinfo.value)
 
 
+@pytest.mark.parametrize("bad", [None, -1, "12", True])
+def test_samples_that_are_not_non_negative_numbers_are_bad_input_naming_the_file(
+    tmp_path: Path, config: Config, bad: object
+) -> None:
+    path = write_result(config, "sql", [_case()], environment={})
+    data = json.loads(path.read_text())
+    data["cases"][0]["samples"][1] = bad
+    path.write_text(json.dumps(data))
+    with pytest.raises(StoreError, match=r"sql\.json: case sql/x/batch_size=1: sample 1 is") as excinfo:
+        read_result(path)
+    assert "non-negative" in str(excinfo.value)
+
+
 def test_read_result_missing_file(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="file not found"):
         read_result(tmp_path / "nope.json")
@@ -116,10 +121,10 @@ def test_failed_rename_leaves_old_file_intact(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
-def test_unserialisable_data_is_a_store_error(tmp_path: Path) -> None:
+def test_unserialisable_data_is_a_failure_and_keeps_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "r.json"
     write_json_atomic(target, {"v": 1})
-    with pytest.raises(StoreError, match="not JSON-serialisable"):
+    with pytest.raises(Failure, match="not JSON-serialisable"):
         write_json_atomic(target, {"v": object()})
     assert json.loads(target.read_text()) == {"v": 1}
 

@@ -10,7 +10,8 @@ import pytest
 
 from baseline import store
 from baseline.config import Config
-from baseline.summary import SummaryError, build_summary, write_summary
+from baseline.results import StoreError
+from baseline.summary import build_summary, write_summary
 
 ENV = {
     "machine": {"cpu_model": "Test CPU", "cpu_count": 2, "hostname": "a"},
@@ -175,19 +176,19 @@ def test_no_harness_and_host_section_without_calibration(label_dir: Path) -> Non
 
 
 def test_missing_label_names_it(tmp_path: Path) -> None:
-    with pytest.raises(SummaryError, match=r"label 'nope' not found"):
+    with pytest.raises(StoreError, match=r"label 'nope' not found"):
         build_summary(tmp_path / "nope", cv_threshold=0.1)
 
 
 def test_corrupt_file_names_it(label_dir: Path) -> None:
     (label_dir / "run-2" / "sql.json").write_text("{not json")
-    with pytest.raises(SummaryError, match=r"run-2/sql\.json: not valid JSON"):
+    with pytest.raises(StoreError, match=r"run-2/sql\.json: not valid JSON"):
         build_summary(label_dir, cv_threshold=0.1)
 
 
 def test_missing_phase_file_names_it(label_dir: Path) -> None:
     (label_dir / "run-3" / "e2e.json").unlink()
-    with pytest.raises(SummaryError, match=r"run-3/e2e\.json is missing"):
+    with pytest.raises(StoreError, match=r"run-3/e2e\.json is missing"):
         build_summary(label_dir, cv_threshold=0.1)
 
 
@@ -235,7 +236,9 @@ def test_hotpath_headline_from_a_real_analysis(label_dir: Path) -> None:
     )
     prof = label_dir / "run-1" / "profiles"
     prof.mkdir()
-    (prof / "e2e-worker-1.hotpaths.json").write_text(json.dumps(hotpaths.analyze(stacks)))
+    (prof / "e2e-worker-1.hotpaths.json").write_text(
+        json.dumps(hotpaths.analyze(stacks, modules=("result_processor",)))
+    )
     (entry,) = build_summary(label_dir, cv_threshold=0.1)["profiles"]
     hot = entry["hotpaths"]
     assert entry["name"] == "e2e-worker-1" and hot["total_samples"] == 100
@@ -245,7 +248,7 @@ def test_hotpath_headline_from_a_real_analysis(label_dir: Path) -> None:
 
 
 def test_a_flag_raised_in_several_runs_is_one_entry_naming_them() -> None:
-    from baseline.summary import _flags_by_run
+    from baseline.results import flags_by_run as _flags_by_run
 
     assert _flags_by_run([("autovacuum_in_window", 3), ("checkpoint_in_window", 2), ("autovacuum_in_window", 1)]) == [
         "autovacuum_in_window (runs 1, 3)",

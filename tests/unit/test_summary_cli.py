@@ -78,15 +78,3 @@ def test_missing_label_exits_2(project: Path) -> None:
 def test_bad_config_exits_2(project: Path) -> None:
     out = cli(project, "summarize", "--label", "../etc")
     assert out.returncode == 2 and "--label" in out.stderr
-
-
-def test_mark_run_records_a_start_then_an_outcome(project: Path) -> None:
-    assert cli(project, "mark-run", "--label", "pre", "--run", "3").returncode == 0  # no --status: started
-    run = json.loads((project / "out" / "pre" / "manifest.json").read_text())["runs"]["3"]
-    assert run["status"] == "incomplete" and "started_at" in run
-    assert cli(project, "mark-run", "--label", "pre", "--run", "3", "--status", "complete").returncode == 0
-    run = json.loads((project / "out" / "pre" / "manifest.json").read_text())["runs"]["3"]
-    assert run["status"] == "complete" and run["started_at"] <= run["finished_at"]
-    bad = cli(project, "mark-run", "--label", "pre", "--run", "3", "--status", "done")
-    assert bad.returncode == 2 and "--status 'done'" in bad.stderr
-    assert json.loads((project / "out" / "pre" / "manifest.json").read_text())["runs"]["3"]["status"] == "complete"

@@ -1,7 +1,7 @@
-"""What every bench shares: case dicts, the window counters that flag a disturbed run, and the command runner.
+"""What every bench shares: case dicts, the window counters that flag a disturbed run, and the bench runner.
 
-A bench is `run_<phase>(config, stack, extra) -> list[case dict]`; `execute_bench` wraps it with the stack,
-the checkpoint/autovacuum counters taken right before and after the measuring window (or the bench's own
+A bench is `run_<phase>(ctx, extra) -> list[case dict]`; `run_bench` wraps it with the stack, the
+checkpoint/autovacuum counters taken right before and after the measuring window (or the bench's own
 `extra["window"]` when it measures in a database of its own), the statistics and the result file, so the
 four benches differ only in what they time.
 """
@@ -9,25 +9,37 @@ four benches differ only in what they time.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
 
+from baseline.benches.context import RunContext
+from baseline.config import Config
+from baseline.errors import Failure
 from baseline.measure import Sampler, SampleResult
+from baseline.phases import Phase
+from baseline.procfs import cpu_ticks
 
-BenchFn = Callable[[Any, Any, dict[str, Any]], list[dict[str, Any]]]
+BenchFn = Callable[[RunContext, dict[str, Any]], list[dict[str, Any]]]
 
 
-class BenchError(RuntimeError):
+class BenchError(Failure):
     """A bench could not produce trustworthy samples (a failed task, a CAS that returned false...)."""
 
 
-def sampler_for(config: Any, phase: str) -> Sampler:
-    return Sampler(samples=int(config.samples[phase]), warmup=int(config.warmup), time_budget_s=config.time_budget_s)
+def sampler_for(ctx: RunContext, phase: str) -> Sampler:
+    config = ctx.config
+    return Sampler(
+        samples=int(config.samples[phase]),
+        warmup=int(config.warmup),
+        time_budget_s=config.time_budget_s,
+        progress=ctx.progress,
+    )
 
 
 def make_case(case_id: str, samples: list[int], meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -109,16 +121,6 @@ def read_counters(dsn: str) -> dict[str, int]:
     return counters | cpu_ticks()
 
 
-def cpu_ticks() -> dict[str, int]:
-    """Total and steal CPU ticks of the whole machine (/proc/stat; empty where there is no such file)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()
-    except (OSError, IndexError):
-        return {}
-    ticks = [int(v) for v in fields[1:]]
-    return {"cpu_ticks": sum(ticks[:8]), "steal_ticks": ticks[7] if len(ticks) > 7 else 0}
-
-
 #: Share of the machine's CPU time taken by the hypervisor for other guests above which a window is flagged.
 STEAL_FLAG_SHARE = 0.05
 
@@ -150,22 +152,19 @@ SETTLE_TIMEOUT_S = 180.0
 SETTLE_INTERVAL_S = 0.1  # two quiet polls in a row: an idle engine costs a phase 0.1 s, not 0.5
 
 
-def settle_engine(stack: Any, extra: dict[str, Any], timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+def settle_engine(ctx: RunContext, extra: dict[str, Any], timeout_s: float = SETTLE_TIMEOUT_S) -> None:
     """Wait until the engine has worked off the dataset's ready tasks, so they do not share the window.
 
-    A fresh run database holds ready tasks that the orchestrator starts on within seconds; measuring while it
-    does would time the benches against a draining backlog. Idle = no backlog on two polls in a row.
-    A backlog still there at the timeout flags the result `engine_busy_in_window` instead of failing it.
+    A fresh run database holds ready tasks that the engine starts on within seconds; measuring while it does would
+    time the benches against a draining backlog. Idle = no backlog on two polls in a row. A backlog still there at
+    the timeout flags the result `engine_busy_in_window` instead of failing it.
     """
-    import time
-
-    workload = workload_of(stack)
     started = time.monotonic()
     quiet = 0
     backlog = -1
-    with psycopg.connect(stack.dsn, autocommit=True) as conn:
+    with psycopg.connect(ctx.stack.dsn, autocommit=True) as conn:
         while time.monotonic() - started < timeout_s:
-            backlog = workload.engine_backlog(conn)
+            backlog = ctx.workload.engine_backlog(conn)
             quiet = quiet + 1 if backlog == 0 else 0
             if quiet >= 2:
                 break
@@ -180,24 +179,30 @@ def settle_engine(stack: Any, extra: dict[str, Any], timeout_s: float = SETTLE_T
 
 
 @contextlib.contextmanager
-def maybe_profile(config: Any, pids: dict[str, int], prefix: str, extra: dict[str, Any]) -> Iterator[None]:
+def maybe_profile(ctx: RunContext, pids: Mapping[str, int], prefix: str, extra: dict[str, Any]) -> Iterator[None]:
     """py-spy over exactly the measuring window when --profile is on; py-spy is imported only then."""
-    with maybe_profile_windows(config, pids, prefix, extra) as window, window():
+    with maybe_profile_windows(ctx, pids, prefix, extra) as window, window():
         yield
 
 
 @contextlib.contextmanager
 def maybe_profile_windows(
-    config: Any, pids: dict[str, int], prefix: str, extra: dict[str, Any]
+    ctx: RunContext, pids: Mapping[str, int], prefix: str, extra: dict[str, Any]
 ) -> Iterator[Callable[[], contextlib.AbstractContextManager[Any]]]:
     """Yields `window`: each `with window():` is profiled, the profiles of all of them merged per role.
     Without --profile every window is a no-op and py-spy is never imported."""
-    if not config.profile:
+    if not ctx.config.profile:
         yield contextlib.nullcontext
         return
     from baseline.profiling.capture import profile_windows
 
-    with profile_windows(pids, Path(config.run_dir) / "profiles", config, prefix=prefix) as windows:
+    with profile_windows(
+        pids,
+        ctx.run_dir / "profiles",
+        rate=ctx.config.profile_rate,
+        prefix=prefix,
+        modules=tuple(ctx.workload.lifecycle_modules),
+    ) as windows:
         yield windows.window
     extra.setdefault("profiles", []).append(_jsonable(windows.result))
 
@@ -218,23 +223,6 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def target_of(stack: Any) -> Any:
-    """The stack's target adapter (the stack may hold the adapter itself or its registered name)."""
-    from baseline.targets import get_target
-
-    target = getattr(stack, "target", None) or "tasker"
-    return get_target(target) if isinstance(target, str) else target
-
-
-def workload_of(stack: Any) -> ModuleType:
-    """The target's workload module: what the benches time and how they check it."""
-    return target_of(stack).workload
-
-
-def service_pids(stack: Any) -> dict[str, int]:
-    return {role: pid for role, pid in dict(stack.pids).items() if role != "postgres"}
-
-
 def self_pid() -> dict[str, int]:
     return {"bench": os.getpid()}
 
@@ -242,20 +230,37 @@ def self_pid() -> dict[str, int]:
 # ------------------------------------------------------------------------------------------------- runner
 
 
-def execute_bench(config: Any, phase: str, bench: BenchFn, *, settle: bool = False) -> Path:
-    """Enter the stack, (optionally) let the engine settle, run one bench between counter reads, write the result."""
-    from baseline import environment, store
-    from baseline.services.stack import ensure_stack
+def bench_function(phase: Phase) -> BenchFn:
+    assert phase.bench is not None, f"{phase.name} is not a bench"
+    module_name, _, function = phase.bench.partition(":")
+    bench: BenchFn = getattr(importlib.import_module(module_name), function)
+    return bench
 
+
+def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]:
+    """Enter the stack, let the engine settle, run one bench between counter reads, write the result.
+
+    Returns the result file and its cases."""
+    from baseline import environment, progress, store
+    from baseline.provenance import provenance
+    from baseline.services.control import ensure_stack
+    from baseline.targets import load_target
+
+    bench = bench_function(phase)
+    target = load_target(config.target)
     started = store.now_iso()
     extra: dict[str, Any] = {}
-    with ensure_stack(config) as stack:
-        environment_info = environment.fingerprint(stack.dsn, config)
-        if settle:
-            settle_engine(stack, extra)
-        before = read_counters(stack.dsn)
-        cases = bench(config, stack, extra)
-        after = read_counters(stack.dsn)
+    reporter = progress.for_this_process()
+    try:
+        with ensure_stack(config, target) as stack:
+            ctx = RunContext(config, stack, target, reporter)
+            environment_info = environment.fingerprint(stack.dsn, config)
+            settle_engine(ctx, extra)
+            before = read_counters(stack.dsn)
+            cases = bench(ctx, extra)
+            after = read_counters(stack.dsn)
+    finally:
+        reporter.close()
     # A bench that measures in a database of its own reports its own window (checkpoints are cluster-wide).
     window = extra.pop("window", None) or {"before": before, "after": after, "database": "run database"}
     extra["window_counters"] = window
@@ -264,12 +269,14 @@ def execute_bench(config: Any, phase: str, bench: BenchFn, *, settle: bool = Fal
         extra["cpu_steal_share"] = round(steal, 4)
     extra["started_at"] = started
     flags = window_flags(window["before"], window["after"]) + extra.pop("extra_flags", [])
-    return store.write_result(
+    path = store.write_result(
         config,
-        phase,
+        phase.name,
         cases,
         environment=environment_info,
         flags=flags,
         extra=extra,
         started_at=started,
+        provenance=provenance(target),
     )
+    return path, cases

@@ -14,20 +14,12 @@ from typing import Any
 
 import psycopg
 
-from baseline.benches.common import (
-    BenchError,
-    case_from,
-    make_case,
-    maybe_profile_windows,
-    sampler_for,
-    service_pids,
-    target_of,
-    workload_of,
-)
+from baseline.benches.common import BenchError, case_from, make_case, maybe_profile_windows, sampler_for
+from baseline.benches.context import RunContext
 from baseline.benches.http import HttpClient
 from baseline.measure import Operation, Sampler, SampleResult
+from baseline.targets.contract import Workload
 
-WORKFLOWS = ("linear", "diamond", "complex_dag", "hierarchical_tree")
 # Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order), the workflows taken in turn within
 # a block. Many short pairs: the host's speed drifts within seconds, and closer samples share more of it. On 6000-task
 # series of linear latencies (docs/architecture.md), the spread of an A/A estimate was about half that of 10 rounds
@@ -42,16 +34,18 @@ COMPLETION_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 
 
-def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    extra = {} if extra is None else extra
-    workload = workload_of(stack)
-    channel = target_of(stack).completion_channel
-    sampler = sampler_for(config, "e2e")
+def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
+    config, stack, workload = ctx.config, ctx.stack, ctx.workload
+    workflows = tuple(workload.e2e_workflows)
+    channel = workload.completion_channel
+    sampler = sampler_for(ctx, "e2e")
+    rounds = (PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS) if config.profile else 0
+    ctx.progress.expect_cases(len(workflows) + 2 * rounds)
     base = stack.api_url.rstrip("/")
     url = f"{base}/v1/tasks"
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
-    created: dict[str, list[str]] = {key: [] for key in WORKFLOWS}
+    created: dict[str, list[str]] = {key: [] for key in workflows}
     with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
@@ -89,29 +83,28 @@ def run_e2e(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> lis
             return case_from(result, {"workflow": key, "completion_channel": channel})
 
         def measure_block(prefix: str, block: Sampler) -> list[dict[str, Any]]:
-            results = block.run_round_robin([operation(prefix, key) for key in WORKFLOWS])
-            return [case_of(result, key) for result, key in zip(results, WORKFLOWS, strict=True)]
+            results = block.run_round_robin([operation(prefix, key) for key in workflows])
+            return [case_of(result, key) for result, key in zip(results, workflows, strict=True)]
 
         # Latency cases are never taken under the profiler (py-spy costs CPU on a small machine). The profiled
         # pass alternates unprofiled and profiled blocks, so drift on a shared machine hits both alike, and states
         # the profiler's cost as the ratio of their pooled p50s.
         cases: list[dict[str, Any]] = []
         timed: list[str] = []  # task uuids of the timed (unprofiled) samples, warm-up excluded
-        for key in WORKFLOWS:
+        for key in workflows:
             op = operation("e2e/workflow/", key)
             result = sampler.run(op.case_id, op.call, setup=op.setup, check=op.check, keep_results=True)
             timed.extend(result.results)
             cases.append(case_of(result, key))
-        if config.profile:
-            rounds = PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS
+        if rounds:
             block = Sampler(
                 samples=max(1, -(-int(config.samples["e2e"]) // rounds)),
                 warmup=BLOCK_LEAD_IN_CYCLES,
                 time_budget_s=config.time_budget_s / rounds,
-                progress=False,
+                progress=ctx.progress,
             )
             blocks: dict[str, list[list[dict[str, Any]]]] = {"reference": [], "profiled": []}
-            with maybe_profile_windows(config, service_pids(stack), "e2e-", extra) as window:
+            with maybe_profile_windows(ctx, stack.service_pids(), "e2e-", extra) as window:
                 for arm in block_order(rounds):
                     if arm == "reference":
                         blocks["reference"].append(measure_block("e2e/reference/", block))
@@ -132,18 +125,17 @@ def block_order(rounds: int) -> list[str]:
     return [arm for r in range(rounds) for arm in pairs[r % 2]]
 
 
-def _hop_cases(dsn: str, workload: Any, task_uuids: list[str]) -> list[dict[str, Any]]:
+def _hop_cases(dsn: str, workload: Workload, task_uuids: list[str]) -> list[dict[str, Any]]:
     """The plan's orchestration-coordination and worker-cycle latencies, per hand-off of the timed tasks.
 
-    Taken from the target's own records after the window (nothing is added to the timed region); a target
-    whose adapter has no `hop_latencies` simply has no such cases, and `audit` shows them as placeholders.
+    Taken from the target's own records after the window (nothing is added to the timed region); a target that
+    keeps no such records returns none, and `audit` shows those benches as placeholders.
     """
-    hop_latencies = getattr(workload, "hop_latencies", None)
-    if hop_latencies is None or not task_uuids:
+    if not task_uuids:
         return []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        hops = hop_latencies(conn, task_uuids)
-    described = getattr(workload, "HOP_CASES", {})
+        hops = workload.hop_latencies(conn, task_uuids)
+    described = workload.hop_cases
     cases = []
     for case_id, samples in hops.items():
         # A hop cannot take zero or negative time: such a timestamp pair is misordered by the target, so it is
@@ -160,7 +152,7 @@ def _hop_cases(dsn: str, workload: Any, task_uuids: list[str]) -> list[dict[str,
     return cases
 
 
-def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Any) -> dict[str, int]:
+def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Workload) -> dict[str, int]:
     """GET every task of the window (warm-up included) and check success and exact results."""
     counts: dict[str, int] = {}
     for key, uuids in created.items():
@@ -168,10 +160,7 @@ def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Any
             response = client.get(f"/v1/tasks/{task_uuid}")
             if response.status_code != 200:
                 raise BenchError(f"GET /v1/tasks/{task_uuid} returned {response.status_code}: {response.text[:300]}")
-            try:
-                workload.verify_task(response.json(), key)
-            except AssertionError as exc:
-                raise BenchError(f"e2e bench: {exc}") from None
+            workload.verify_task(response.json(), key)
         counts[key] = len(uuids)
     return counts
 

@@ -25,6 +25,7 @@ from baseline.benches.common import (
     make_case,
     sampler_for,
 )
+from baseline.benches.context import RunContext
 from baseline.measure import Sampler
 
 PAYLOADS = {"small": 0, "1KB": 1024, "7KB": 7 * 1024}
@@ -64,10 +65,11 @@ class Listener:
         self.conn.close()
 
 
-def run_event(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run_event(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     """NOTIFY at three payload sizes, insert + NOTIFY in one transaction, and the bare calibration loop."""
-    extra = {} if extra is None else extra
-    sampler = sampler_for(config, "event")
+    sampler = sampler_for(ctx, "event")
+    stack = ctx.stack
+    ctx.progress.expect_cases(len(PAYLOADS) + 3)
     channels = {name: f"{CHANNEL_PREFIX}{name.lower()}" for name in PAYLOADS}
     tx_channel = f"{CHANNEL_PREFIX}insert_notify"
     bare_channel = f"{CHANNEL_PREFIX}bare"
@@ -110,7 +112,7 @@ def run_event(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> l
 
 
 def _calibrate(
-    cur: psycopg.Cursor, listener: Listener, channel: str, seq: Any, sampler: Sampler
+    cur: psycopg.Cursor[Any], listener: Listener, channel: str, seq: Any, sampler: Sampler
 ) -> list[dict[str, Any]]:
     """Small-payload publish -> receive through the Sampler and as a bare loop, interleaved chunk by chunk."""
 
@@ -119,14 +121,16 @@ def _calibrate(
             cur.execute("SELECT pg_notify(%s, %s)", (channel, make_payload(n, 0)))
             listener.wait_for(channel, n)
 
-        chunk = Sampler(samples=k, warmup=0, time_budget_s=sampler.time_budget_s, progress=False)
+        chunk = Sampler(samples=k, warmup=0, time_budget_s=sampler.time_budget_s)
         return chunk.run(HARNESS_CASE, notify, setup=lambda: next(seq)).samples
 
     def bare(k: int) -> list[int]:
         return _bare_notify(cur, listener.conn, channel, seq, k, 0)
 
     rounds = calibration_rounds(sampler.samples)
+    sampler.progress.case_started([HARNESS_CASE, BARE_CASE], sampler.samples, sampler.time_budget_s)
     harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples, rounds)
+    sampler.progress.case_finished(len(harness_samples) + len(bare_samples), 0.0)
     meta = {"channel": channel, "calibrates": CALIBRATED_CASE, "interleaved_rounds": rounds}
     return [
         make_case(HARNESS_CASE, harness_samples, {**meta, "harness": "Sampler"}),
@@ -135,7 +139,7 @@ def _calibrate(
 
 
 def _bare_notify(
-    cur: psycopg.Cursor, listen: psycopg.Connection, channel: str, seq: Any, n: int, warmup: int
+    cur: psycopg.Cursor[Any], listen: psycopg.Connection[Any], channel: str, seq: Any, n: int, warmup: int
 ) -> list[int]:
     """The floor: publish and block on the listener in a plain loop, no Sampler and no helper calls."""
     samples: list[int] = []

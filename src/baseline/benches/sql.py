@@ -14,10 +14,8 @@ round trips may not (a quick A/A pair four minutes apart: SQL functions 1.2-1.7x
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from time import perf_counter_ns
@@ -38,20 +36,28 @@ from baseline.benches.common import (
     read_counters,
     sampler_for,
     self_pid,
-    workload_of,
 )
+from baseline.benches.context import RunContext
 from baseline.measure import Sampler
+from baseline.services.model import Stack
+from baseline.store import write_json_atomic
+from baseline.targets.contract import SqlStatement
 
-CALIBRATED_CASE = "sql/get_step_readiness_status/sample=1"
 SELECT_1_CASE = "sql/calibrate/select_1"
 IDLE_CASE = "sql/calibrate/select_1_after_idle"
 IDLE_BEFORE_S = 0.015  # about one E2E task: how long an engine process sits idle between its hand-offs
 IDLE_SAMPLES = 200
 CPU_CASE = "sql/calibrate/cpu_loop"
 CPU_LOOP_SQL = "SELECT sum(i) FROM generate_series(1, 1000) AS i"  # executor CPU only: no table, lock or I/O
-HARNESS_CASE = "sql/calibrate/harness/get_step_readiness_status"
-BARE_CASE = "sql/calibrate/bare_psycopg/get_step_readiness_status"
-PROCESSOR_UUID = uuid.UUID("00000000-0000-4000-8000-00000000b3c4")
+CALIBRATION_CASES = 5  # SELECT 1, the CPU loop, SELECT 1 after idle, the harnessed and bare twins
+
+
+def harness_case(function: str) -> str:
+    return f"sql/calibrate/harness/{function}"
+
+
+def bare_case(function: str) -> str:
+    return f"sql/calibrate/bare_psycopg/{function}"
 
 
 class StatStatements:
@@ -70,12 +76,12 @@ class StatStatements:
         except psycopg.Error as exc:
             self.reason = f"cannot create extension pg_stat_statements: {exc}".strip()
 
-    def query_id(self, conn: psycopg.Connection, statement: str, params: tuple[Any, ...]) -> int | None:
+    def query_id(self, conn: psycopg.Connection[Any], statement: str, params: tuple[Any, ...]) -> int | None:
         """The statement's pg_stat_statements queryid, from EXPLAIN VERBOSE (nothing is executed)."""
         if self.reason:
             return None
-        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + statement, params).fetchone()[0]
-        found = plan[0].get("Query Identifier")
+        row = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + statement, params).fetchone()
+        found = row[0][0].get("Query Identifier") if row else None
         if found is None:
             self.reason = "the server computes no query identifier (compute_query_id is off)"
         return found
@@ -104,32 +110,29 @@ class StatStatements:
         self.conn.close()
 
 
-def _explain_params(st: Any, workload: Any) -> tuple[Any, ...]:
-    if st.transition:
-        return workload.transition_params(st.params[0], st.params[1], PROCESSOR_UUID)
-    return st.params
+def _first_params(st: SqlStatement) -> tuple[Any, ...]:
+    """The parameters of the statement's first call: its cycle's first step, or its fixed parameters."""
+    return st.cycle[0] if st.cycle else st.params
 
 
-def _explain(conn: psycopg.Connection, statements: list[Any], out_dir: Path, workload: Any) -> dict[str, str]:
+def _explain(conn: psycopg.Connection[Any], statements: list[SqlStatement], out_dir: Path) -> dict[str, str]:
     """EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of each function's first case, rolled back (some write)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, str] = {}
     for st in statements:
         if st.function in written:
             continue
-        params = _explain_params(st, workload)
         conn.execute("BEGIN")
         try:
-            plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + st.sql, params).fetchone()[0]
+            row = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + st.sql, _first_params(st)).fetchone()
         finally:
             conn.execute("ROLLBACK")
-        path = out_dir / f"{st.function}.json"
-        path.write_text(json.dumps({"case": st.id, "statement": st.sql, "plan": plan}, indent=1, default=str))
+        plan = row[0] if row else None
+        path = write_json_atomic(out_dir / f"{st.function}.json", {"case": st.id, "statement": st.sql, "plan": plan})
         written[st.function] = str(path)
     return written
 
 
-def _measure_statement(conn: psycopg.Connection, st: Any, sampler: Any, workload: Any) -> dict[str, Any]:
+def _measure_statement(conn: psycopg.Connection[Any], st: SqlStatement, sampler: Sampler) -> dict[str, Any]:
     cur = conn.cursor()
     meta: dict[str, Any] = {"function": st.function, "statement": st.sql, **st.meta}
     if st.locks:
@@ -145,35 +148,8 @@ def _measure_statement(conn: psycopg.Connection, st: Any, sampler: Any, workload
             check=lambda _: conn.execute("ROLLBACK"),
         )
         return case_from(result, meta)
-    if st.transition:
-        state = {"current": st.params[1]}
-        returned: list[bool] = []
-
-        def setup() -> tuple[Any, ...]:
-            return workload.transition_params(st.params[0], state["current"], PROCESSOR_UUID)
-
-        def call(params: tuple[Any, ...]) -> bool:
-            cur.execute(st.sql, params)
-            return cur.fetchone()[0]
-
-        def check(ok: bool) -> None:
-            returned.append(ok)
-            if ok is not True:
-                raise BenchError(
-                    f"{st.id}: transition_task_state_atomic({st.params[0]}, {state['current']!r} -> "
-                    f"{workload.other_transition_state(state['current'])!r}) returned {ok!r}, expected true: "
-                    "the compare-and-swap missed (did another process change this task's state?)"
-                )
-            state["current"] = workload.other_transition_state(state["current"])
-
-        result = sampler.run(st.id, call, setup=setup, check=check)
-        if state["current"] != st.params[1]:  # leave the task as found, untimed
-            cur.execute(st.sql, setup())
-            if cur.fetchone()[0] is not True:
-                raise BenchError(f"{st.id}: could not restore task {st.params[0]} to {st.params[1]!r}")
-            state["current"] = st.params[1]
-        meta.update({"all_true": all(returned), "calls_checked": len(returned)})
-        return case_from(result, meta)
+    if st.cycle:
+        return _measure_cycle(cur, st, sampler, meta)
 
     def plain() -> Any:
         cur.execute(st.sql, st.params)
@@ -182,16 +158,47 @@ def _measure_statement(conn: psycopg.Connection, st: Any, sampler: Any, workload
     return case_from(sampler.run(st.id, plain), meta)
 
 
+def _measure_cycle(
+    cur: psycopg.Cursor[Any], st: SqlStatement, sampler: Sampler, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """A state toggle: the cycle's parameters in turn, each call checked to return `expect`; the cycle is completed
+    untimed afterwards, so the rows end as they were found."""
+    position = 0
+
+    def setup() -> tuple[Any, ...]:
+        return st.cycle[position % len(st.cycle)]
+
+    def call(params: tuple[Any, ...]) -> Any:
+        cur.execute(st.sql, params)
+        row = cur.fetchone()
+        return row[0] if row else None
+
+    def check(value: Any) -> None:
+        nonlocal position
+        if value != st.expect:
+            raise BenchError(
+                f"{st.id}: {st.function}{setup()!r} returned {value!r}, expected {st.expect!r}: the call did not take "
+                "its success path (did another process change its rows?)"
+            )
+        position += 1
+
+    result = sampler.run(st.id, call, setup=setup, check=check)
+    calls = position
+    while position % len(st.cycle):  # back to where the rows were, untimed
+        check(call(setup()))
+    meta.update({"all_expected": True, "calls_checked": calls, "expect": st.expect})
+    return case_from(result, meta)
+
+
 @contextlib.contextmanager
-def quiet_database(stack: Any, extra: dict[str, Any]) -> Iterator[str]:
+def quiet_database(stack: Stack, extra: dict[str, Any]) -> Iterator[str]:
     """A private clone of the dataset template that no engine process is connected to, when the stack has one.
 
     The engine's orchestrator polls get_next_ready_tasks and works off the dataset's ready tasks within
     seconds of starting; a clone keeps the SQL cases on the dataset exactly as generated, run after run.
     Without a template (external or compose services) the run database itself is used, and the result says so.
     """
-    template = getattr(stack, "template", None)
-    admin = getattr(stack, "admin_dsn", None)
+    template, admin = stack.template, stack.admin_dsn
     if not template or not admin:
         extra["database"] = {"kind": "run database", "note": "engine processes may act on the dataset meanwhile"}
         yield stack.dsn
@@ -211,31 +218,31 @@ def quiet_database(stack: Any, extra: dict[str, Any]) -> Iterator[str]:
             conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
 
 
-def run_sql(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run_sql(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     """Every SQL case of the workload plus the calibration cases; see the module docstring."""
-    extra = {} if extra is None else extra
-    with quiet_database(stack, extra) as dsn:
+    with quiet_database(ctx.stack, extra) as dsn:
         before = read_counters(dsn)
-        cases = _run_sql(config, stack, dsn, extra)
+        cases = _run_sql(ctx, dsn, extra)
         after = read_counters(dsn)
     extra["window"] = {"before": before, "after": after, "database": extra["database"].get("name", "run database")}
     return cases
 
 
-def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
-    workload = workload_of(stack)
-    sampler = sampler_for(config, "sql")
-    stats = StatStatements(getattr(stack, "admin_dsn", None) or dsn, psycopg.conninfo.conninfo_to_dict(dsn)["dbname"])
+def _run_sql(ctx: RunContext, dsn: str, extra: dict[str, Any]) -> list[dict[str, Any]]:
+    sampler = sampler_for(ctx, "sql")
+    stats = StatStatements(ctx.stack.admin_dsn or dsn, str(psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]))
     cases: list[dict[str, Any]] = []
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            statements = workload.sql_statements(conn)
-            extra["explain"] = _explain(conn, statements, Path(config.run_dir) / "explain", workload)
-            with maybe_profile(config, self_pid(), "sql-", extra):
+            statements = ctx.workload.sql_statements(conn)
+            calibrated = _calibrated_statement(statements, ctx.workload.calibration_case)
+            ctx.progress.expect_cases(len(statements) + CALIBRATION_CASES)
+            extra["explain"] = _explain(conn, statements, ctx.run_dir / "explain")
+            with maybe_profile(ctx, self_pid(), "sql-", extra):
                 for st in statements:
-                    query_id = stats.query_id(conn, st.sql, _explain_params(st, workload))
+                    query_id = stats.query_id(conn, st.sql, _first_params(st))
                     before = stats.snapshot(query_id)
-                    case = _measure_statement(conn, st, sampler, workload)
+                    case = _measure_statement(conn, st, sampler)
                     case["meta"].update(stats.delta(before, query_id))
                     cases.append(case)
                 cur = conn.cursor()
@@ -251,7 +258,7 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
                 cases.append(case_from(sampler.run(SELECT_1_CASE, select_1), {"statement": "SELECT 1"}))
                 cpu_loop = sampler.run(CPU_CASE, run_statement(CPU_LOOP_SQL))
                 cases.append(case_from(cpu_loop, {"statement": CPU_LOOP_SQL}))
-                harness_cases = _calibrate(cur, next(st for st in statements if st.id == CALIBRATED_CASE), sampler)
+                harness_cases = _calibrate(cur, calibrated, sampler)
             # Outside the profiled window: its untimed idle waits would show in the profile as the bench's own work.
             cases.append(_select_1_after_idle(select_1, sampler))
             cases.extend(harness_cases)
@@ -259,13 +266,23 @@ def _run_sql(config: Any, stack: Any, dsn: str, extra: dict[str, Any]) -> list[d
         stats.close()
     p50 = {c["id"]: c["summary"]["p50"] for c in cases}
     extra["calibration"] = {
-        **calibration(cases, HARNESS_CASE, BARE_CASE, CALIBRATED_CASE),
+        **calibration(cases, harness_case(calibrated.function), bare_case(calibrated.function), calibrated.id),
         "select_1_p50_ns": p50[SELECT_1_CASE],
         "select_1_after_idle_p50_ns": p50[IDLE_CASE],
         "cpu_loop_p50_ns": p50[CPU_CASE],
         "wake_up_ratio": p50[IDLE_CASE] / p50[SELECT_1_CASE],
     }
     return cases
+
+
+def _calibrated_statement(statements: list[SqlStatement], case_id: str) -> SqlStatement:
+    """The workload's calibration case, which must be a plain (no locks, no cycle) statement of its own."""
+    for st in statements:
+        if st.id == case_id:
+            if st.locks or st.cycle:
+                raise BenchError(f"calibration case {case_id}: must be a plain statement (no locks, no cycle)")
+            return st
+    raise BenchError(f"calibration case {case_id} is not among the workload's SQL statements")
 
 
 def _select_1_after_idle(select_1: Callable[[], Any], sampler: Sampler) -> dict[str, Any]:
@@ -285,17 +302,18 @@ def _select_1_after_idle(select_1: Callable[[], Any], sampler: Sampler) -> dict[
     return case_from(result, {"statement": "SELECT 1", "idle_before_ms": IDLE_BEFORE_S * 1000})
 
 
-def _calibrate(cur: psycopg.Cursor, target: Any, sampler: Sampler) -> list[dict[str, Any]]:
+def _calibrate(cur: psycopg.Cursor[Any], target: SqlStatement, sampler: Sampler) -> list[dict[str, Any]]:
     """The calibrated statement through the Sampler and in a bare loop, interleaved chunk by chunk."""
     sql, params = target.sql, target.params
+    harness_id, bare_id = harness_case(target.function), bare_case(target.function)
 
     def harnessed(k: int) -> list[int]:
         def call() -> Any:
             cur.execute(sql, params)
             return cur.fetchall()
 
-        chunk = Sampler(samples=k, warmup=0, time_budget_s=sampler.time_budget_s, progress=False)
-        return chunk.run(HARNESS_CASE, call).samples
+        chunk = Sampler(samples=k, warmup=0, time_budget_s=sampler.time_budget_s)
+        return chunk.run(harness_id, call).samples
 
     def bare(k: int) -> list[int]:
         samples = []
@@ -307,9 +325,11 @@ def _calibrate(cur: psycopg.Cursor, target: Any, sampler: Sampler) -> list[dict[
         return samples
 
     rounds = calibration_rounds(sampler.samples)
+    sampler.progress.case_started([harness_id, bare_id], sampler.samples, sampler.time_budget_s)
     harness_samples, bare_samples = interleaved(harnessed, bare, sampler.samples, rounds)
-    meta = {"statement": sql, "calibrates": CALIBRATED_CASE, "interleaved_rounds": rounds}
+    sampler.progress.case_finished(len(harness_samples) + len(bare_samples), 0.0)
+    meta = {"statement": sql, "calibrates": target.id, "interleaved_rounds": rounds}
     return [
-        make_case(HARNESS_CASE, harness_samples, {**meta, "harness": "Sampler"}),
-        make_case(BARE_CASE, bare_samples, {**meta, "harness": "none (plain loop)"}),
+        make_case(harness_id, harness_samples, {**meta, "harness": "Sampler"}),
+        make_case(bare_id, bare_samples, {**meta, "harness": "none (plain loop)"}),
     ]

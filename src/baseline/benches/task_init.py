@@ -13,23 +13,24 @@ from typing import Any
 
 import psycopg
 
-from baseline.benches.common import BenchError, case_from, sampler_for, target_of, workload_of
+from baseline.benches.common import BenchError, case_from, sampler_for
+from baseline.benches.context import RunContext
 from baseline.benches.http import HttpClient, HttpResponse
 
-WORKFLOWS = ("linear", "diamond")
 REQUEST_TIMEOUT_S = 30.0
 COMPLETION_TIMEOUT_S = 30.0
 
 
-def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def run_task_init(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     """One case per workflow; every response must be 201 or the bench fails naming the response."""
-    workload = workload_of(stack)
-    sampler = sampler_for(config, "task_init")
+    stack, workload = ctx.stack, ctx.workload
+    sampler = sampler_for(ctx, "task_init")
+    ctx.progress.expect_cases(len(workload.task_init_workflows) + 1)
     url = f"{stack.api_url.rstrip('/')}/v1/tasks"  # named in results and errors
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     cases: list[dict[str, Any]] = []
-    channel = target_of(stack).completion_channel
+    channel = workload.completion_channel
     with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
 
@@ -39,7 +40,7 @@ def run_task_init(config: Any, stack: Any, extra: dict[str, Any] | None = None) 
                     return
             raise BenchError(f"task {task_uuid} sent no completion NOTIFY on {channel} in {COMPLETION_TIMEOUT_S:.0f} s")
 
-        for key in WORKFLOWS:
+        for key in workload.task_init_workflows:
 
             def body(key: str = key) -> dict[str, Any]:
                 return workload.task_request(key, f"baseline-task-init-{run_tag}-{next(counter)}")

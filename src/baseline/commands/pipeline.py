@@ -1,45 +1,125 @@
-"""CLI commands the invoke pipelines use between sessions: `mark-run` records a run's status in the manifest."""
+"""CLI commands that run whole pipelines in this process: `pipeline` (the N-run baseline) and `profile-all`."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
 
-from baseline.config import ConfigError, add_common_options, load_config
-from baseline.store import StoreError, now_iso, update_manifest
+from rich.table import Table
 
-RUN_STATUSES = ("incomplete", "complete", "failed")
+from baseline.config import Config, add_common_options, cli_values, load_config
+from baseline.console import console
+from baseline.errors import EXIT_OK
 
-
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("mark-run", help="record a run's status (incomplete, complete, failed)")
-    add_common_options(parser)
-    parser.add_argument(
-        "--status",
-        default="incomplete",
-        help="one of: " + ", ".join(RUN_STATUSES) + " (default incomplete: the run has started)",
-    )
-    parser.add_argument("--error", default=None, help="why the run failed (kept in the manifest)")
-    parser.set_defaults(func=mark_run)
+EXAMPLES = """examples:
+  baseline pipeline --label pre-refactor            three runs of every phase, then the summary
+  baseline pipeline --label L --quick --runs 1      a smoke-sized baseline
+  baseline pipeline --label L --only-run 2          redo run 2; the other runs are kept
+"""
 
 
-def mark_run(args: argparse.Namespace) -> int:
-    """`incomplete` opens a run (started_at); `complete`/`failed` close it (finished_at)."""
-    if args.status not in RUN_STATUSES:
-        print(
-            f"baseline mark-run: error: --status {args.status!r}: use one of {', '.join(RUN_STATUSES)}", file=sys.stderr
-        )
-        return 2
+def _pipeline_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("pipeline options")
+    group.add_argument("--only-run", type=int, default=None, metavar="N", help="redo run N only and re-summarize")
+    group.add_argument("--no-profile", action="store_true", help="no py-spy pass over the services during E2E")
+    group.add_argument("-v", "--verbose", action="store_true", help="show every phase process's own output")
+
+
+def _summarize(config: Config) -> dict[str, Any] | None:
+    """The label's summary and reports; None (said on the console) when no run of the label is usable."""
+    from baseline import summary
+    from baseline.results import StoreError
+
     try:
-        config = load_config(args)
-        stamp = "started_at" if args.status == "incomplete" else "finished_at"
-        fields: dict[str, object] = {"status": args.status, stamp: now_iso()}
-        if args.status == "incomplete":
-            fields["error"] = None
-        elif args.error:
-            fields["error"] = args.error
-        update_manifest(config, config.run, **fields)
-    except (ConfigError, StoreError) as exc:
-        print(f"baseline mark-run: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        built, paths = summary.write_summary(config.label_dir, cv_threshold=config.stability_cv)
+    except StoreError as exc:
+        console(stderr=True).print(f"no summary written: {exc}")
+        return None
+    return {"summary": built, "paths": paths}
+
+
+def _headline(config: Config, finished: dict[str, Any] | None) -> None:
+    from baseline.reports.text import HEADLINE_HEADERS, headline_rows
+    from baseline.targets import load_target
+
+    if finished is None:
+        return
+    out = console()
+    built = finished["summary"]
+    rows = headline_rows(built, load_target(config.target).workload.key_cases)
+    runs = ", ".join(str(r) for r in built["runs"])
+    table = Table(title=f"{config.label}: key cases (runs {runs}; p50 per run, cross-run CV)", title_justify="left")
+    for header in HEADLINE_HEADERS:
+        table.add_column(header, justify="left" if header in ("case", "") else "right")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+    if built["unstable_cases"]:
+        out.print(
+            f"unstable (CV over {config.stability_cv:.0%}): {len(built['unstable_cases'])} case(s); see the report"
+        )
+    for path in finished["paths"]:
+        out.print(f"  {path}")
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from baseline.pipeline.plan import baseline_plan
+    from baseline.pipeline.runner import Pipeline, run_failed
+
+    config = load_config(args)
+    plans = baseline_plan(config.runs, only_run=args.only_run, profile=not args.no_profile)
+    pipeline = Pipeline(
+        config,
+        plans,
+        cli_values=cli_values(args),
+        build=True,
+        verbose=args.verbose,
+        console=console(),
+        finish=_summarize,
+    )
+    outcomes, finished = pipeline.run()
+    _headline(config, finished)
+    failure = run_failed(outcomes)
+    if failure is not None:
+        raise failure
+    return EXIT_OK
+
+
+def cmd_profile_all(args: argparse.Namespace) -> int:
+    from baseline.commands.profiling import cmd_profile_report
+    from baseline.pipeline.plan import profile_all_plan
+    from baseline.pipeline.runner import Pipeline, run_failed
+
+    config = load_config(args)
+    pipeline = Pipeline(
+        config, profile_all_plan(), cli_values=cli_values(args), build=False, verbose=args.verbose, console=console()
+    )
+    outcomes, _ = pipeline.run()
+    args.rate = None
+    cmd_profile_report(args)
+    failure = run_failed(outcomes)
+    if failure is not None:
+        raise failure
+    return EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "pipeline",
+        help="N runs of every phase on fresh services, then the summary (what nox -s baseline_pre runs)",
+        description="Clean build, then per run: fresh stack, every bench, E2E with service profiling, the "
+        "lifecycle profile, teardown; then the summary and a table of the key cases.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_options(p)
+    _pipeline_options(p)
+    p.set_defaults(func=cmd_pipeline)
+
+    p = subparsers.add_parser(
+        "profile-all",
+        help="every profiling phase (SQL bench, E2E with every service, lifecycle tests), then a table of them",
+    )
+    add_common_options(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="show every phase process's own output")
+    p.set_defaults(func=cmd_profile_all)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import Any
+
+from baseline.config import Config
+from baseline.errors import EXIT_FAILED, EXIT_OK, Failure
 
 
-def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _config(args: argparse.Namespace) -> Config:
     from baseline.config import ConfigError, load_config
 
     config = load_config(args)
@@ -20,62 +24,43 @@ def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_lifecycle_profile(args: argparse.Namespace) -> int:
-    from baseline.config import ConfigError
-    from baseline.profiling.capture import ProfilerError, ProfilerUnavailable
     from baseline.profiling.lifecycle import profile_lifecycle
 
-    try:
-        config = _config(args)
-        result = profile_lifecycle(config, idle=not args.no_idle)
-    except (ConfigError, ProfilerUnavailable) as exc:
-        print(f"lifecycle-profile: {exc}", file=sys.stderr)
-        return 2
-    except ProfilerError as exc:
-        print(f"lifecycle-profile: FAILED: {exc}", file=sys.stderr)
-        return 1
+    config = _config(args)
+    result = profile_lifecycle(config, idle=not args.no_idle)
     where = result.files.get("svg", result.folded)
     if not result.passed:
         print(result.output_tail, file=sys.stderr)
-        print(
-            f"lifecycle-profile: FAILED: the lifecycle tests exited with {result.returncode} "
-            f"(output tail above; profile kept: {where}; record: {result.record})",
-            file=sys.stderr,
+        raise Failure(
+            f"the lifecycle tests exited with {result.returncode} "
+            f"(output tail above; profile kept: {where}; record: {result.record})"
         )
-        return 1
     if result.profiler_returncode != 0:
-        print(
-            f"lifecycle-profile: FAILED: the tests passed but py-spy exited with {result.profiler_returncode} "
-            f"({result.samples} samples); its output is in {result.record}",
-            file=sys.stderr,
+        raise Failure(
+            f"the tests passed but py-spy exited with {result.profiler_returncode} "
+            f"({result.samples} samples); its output is in {result.record}"
         )
-        return 1
     print(f"lifecycle-profile: {result.samples} samples in {result.seconds:.1f} s -> {where} (+ {result.record.name})")
-    return 0
+    return EXIT_OK
 
 
 def cmd_profile_report(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
-    from baseline.config import ConfigError
-    from baseline.profiling.report import format_top, write_report
+    from baseline.console import console as make_console
+    from baseline.profiling.artifacts import write_report
+    from baseline.profiling.report import format_top
 
-    try:
-        config = _config(args)
-    except ConfigError as exc:
-        print(f"profile-report: {exc}", file=sys.stderr)
-        return 2
+    config = _config(args)
     label_dir = config.label_dir
     if not label_dir.is_dir():
         print(f"profile-report: no folder {label_dir}; run `invoke profile-all --label {config.label}` first")
-        return 1
+        return EXIT_FAILED
     rows, path = write_report(label_dir, config.label)
-    console = Console()
-    if not console.is_terminal:  # nox/invoke/CI logs: do not squeeze the table into 80 columns
-        console = Console(width=180)
+    console = make_console()
     if not rows:
         console.print(f"profile-report: no profiles under {label_dir}/run-*/profiles/ (wrote {path})")
-        return 1
+        return EXIT_FAILED
     table = Table(title=f"Flamegraphs of {config.label} (SVGs under {label_dir}/run-N/profiles/)")
     table.add_column("run", justify="right")
     table.add_column("profile")
@@ -90,10 +75,10 @@ def cmd_profile_report(args: argparse.Namespace) -> int:
         for note in row.notes:
             console.print(f"[yellow]run {row.run} {row.name}: {note}[/yellow]")
     console.print(f"wrote {path}")
-    return 0
+    return EXIT_OK
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Any) -> None:
     """Add lifecycle-profile and profile-report."""
     from baseline.config import add_common_options
 

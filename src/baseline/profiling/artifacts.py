@@ -6,16 +6,16 @@ stripped first so samples aggregate by function. An empty profile still gets eve
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from baseline.profiling import flamegraph, folded, hotpaths, speedscope
-from baseline.store import write_json_atomic
+from baseline.profiling import flamegraph, folded, hotpaths, report, speedscope
+from baseline.results import read_json, run_dirs, run_number
+from baseline.store import write_json_atomic, write_text_atomic
 
-__all__ = ["EMPTY_NOTE", "artifact_paths", "load_stacks", "render_artifacts"]
+__all__ = ["EMPTY_NOTE", "artifact_paths", "collect", "load_stacks", "render_artifacts", "write_report"]
 
 EMPTY_NOTE = "no samples: the profiled process was idle (capture without --idle) or exited before py-spy sampled it"
 
@@ -41,17 +41,6 @@ def load_stacks(folded_path: Path) -> dict[str, int]:
     return folded.strip_line_numbers(folded.parse(text))
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _empty_svg(title: str, note: str) -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -64,10 +53,13 @@ def _empty_svg(title: str, note: str) -> str:
     )
 
 
-def render_artifacts(folded_path: Path, *, title: str, notes: list[str] | None = None) -> dict[str, Path]:
+def render_artifacts(
+    folded_path: Path, *, title: str, notes: list[str] | None = None, modules: Sequence[str] = ()
+) -> dict[str, Path]:
     """Render the views of one folded profile beside it and return every path by kind (folded included).
 
-    `notes` (e.g. "worker-1 exited during capture") are carried into hotpaths.json and the markdown.
+    `notes` (e.g. "worker-1 exited during capture") are carried into hotpaths.json and the markdown; `modules`
+    are the target's lifecycle module names, whose shares the hot-path views report.
     """
     paths = artifact_paths(Path(folded_path))
     stacks = load_stacks(paths["folded"])
@@ -80,7 +72,7 @@ def render_artifacts(folded_path: Path, *, title: str, notes: list[str] | None =
         svg = _empty_svg(title, EMPTY_NOTE)
         markdown = f"## {title}\n\n" + "".join(f"> {note}\n" for note in notes)
     else:
-        analysis = hotpaths.analyze(stacks)
+        analysis = hotpaths.analyze(stacks, modules=modules)
         analysis["notes"] = notes
         svg = flamegraph.render_svg(stacks, title=title)
         markdown = hotpaths.render_markdown(analysis, title)
@@ -88,8 +80,49 @@ def render_artifacts(folded_path: Path, *, title: str, notes: list[str] | None =
             markdown += "\n" + "".join(f"> {note}\n" for note in notes)
     analysis["title"] = title
     analysis["folded"] = paths["folded"].name
-    _write_text_atomic(paths["svg"], svg)
-    _write_text_atomic(paths["hotpaths_md"], markdown)
+    write_text_atomic(paths["svg"], svg)
+    write_text_atomic(paths["hotpaths_md"], markdown)
     write_json_atomic(paths["speedscope"], speedscope.to_speedscope(stacks, name=title))
     write_json_atomic(paths["hotpaths_json"], analysis)
     return paths
+
+
+# ---------------------------------------------------------------------------------------- a label's profiles
+
+
+def _notes_for(folded: Path) -> list[str]:
+    name = folded.name.removesuffix(".folded")
+    for sidecar in (folded.with_name(f"{name}.capture.json"), folded.with_name(f"{name}.json")):
+        if sidecar.exists():
+            try:
+                data: Any = read_json(sidecar)
+            except Exception as exc:  # a broken sidecar must not hide the profile
+                return [f"unreadable {sidecar.name}: {exc}"]
+            return [str(n) for n in data.get("notes", [])] if isinstance(data, dict) else []
+    return []
+
+
+def collect(label_dir: Path) -> list[report.ProfileRow]:
+    """Every `run-*/profiles/*.folded` under the label folder, by run then name."""
+    rows: list[report.ProfileRow] = []
+    for run_dir in run_dirs(label_dir):
+        number = run_number(run_dir)
+        for folded_path in sorted((run_dir / "profiles").glob("*.folded")):
+            notes = _notes_for(folded_path)
+            try:
+                stacks = load_stacks(folded_path)
+            except ValueError as exc:
+                stacks, notes = {}, [*notes, f"unreadable folded file: {exc}"]
+            svg = artifact_paths(folded_path)["svg"].relative_to(label_dir).as_posix()
+            name = folded_path.name.removesuffix(".folded")
+            rows.append(report.summarize_profile(number, name, svg, stacks, notes))
+    rows.sort(key=lambda r: (r.run, r.name))
+    return rows
+
+
+def write_report(label_dir: Path, label: str) -> tuple[list[report.ProfileRow], Path]:
+    """Collect the rows and write `<label_dir>/profiles.md`."""
+    rows = collect(label_dir)
+    path = Path(label_dir) / "profiles.md"
+    write_text_atomic(path, report.render_markdown(label, rows))
+    return rows, path

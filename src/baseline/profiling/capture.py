@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from baseline.config import ConfigError
+from baseline import procfs
+from baseline.errors import BadInput, Failure
 
 __all__ = [
     "INSTALL_HINT",
@@ -53,12 +54,11 @@ _PR_SET_PDEATHSIG = 1
 _SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
 
 
-class ProfilerUnavailable(ConfigError):
-    """py-spy is missing or may not attach; the message says how to fix it. A ConfigError, so every command
-    that reports bad setup (exit 2, one clear line) reports this too."""
+class ProfilerUnavailable(BadInput):
+    """py-spy is missing or may not attach; the message says how to fix it."""
 
 
-class ProfilerError(RuntimeError):
+class ProfilerError(Failure):
     """py-spy ran but could not profile (not a Python process, gone, crashed); the message has its output."""
 
 
@@ -82,9 +82,7 @@ def find_py_spy(search_path: str | None = None) -> str:
 
 def ptrace_hint() -> str:
     """How to get ptrace rights here (what py-spy needs to read another process's memory)."""
-    scope = ""
-    with contextlib.suppress(OSError):
-        scope = Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip()
+    scope = procfs.ptrace_scope()
     parts = [
         "py-spy may not attach (ptrace denied). Fix: run as root (sudo -E), or in a container add "
         "`--cap-add SYS_PTRACE` (compose: `cap_add: [SYS_PTRACE]`)"
@@ -150,10 +148,10 @@ def normalize_folded(text: str) -> str:
 
 
 def _normalize_file(path: Path) -> None:
-    if path.exists():
-        path.write_text(normalize_folded(path.read_text(encoding="utf-8", errors="replace")), encoding="utf-8")
-    else:
-        path.write_text("", encoding="utf-8")
+    from baseline.store import write_text_atomic
+
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    write_text_atomic(path, normalize_folded(text))
 
 
 def _raise_for_failure(output: str, what: str) -> None:
@@ -302,26 +300,6 @@ class _Attached:
         return _SAMPLING in self.output()
 
 
-def _process_gone(pid: int) -> bool:
-    """True when `pid` has exited (a zombie awaiting its parent counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """CPU time a live process's threads have used so far, from the scheduler's ns counters (Linux /proc); None
-    where unreadable. /proc/<pid>/stat would do in 10 ms ticks, too coarse for one short window."""
-    try:
-        return (
-            sum(int(t.joinpath("schedstat").read_text().split()[0]) for t in Path(f"/proc/{pid}/task").iterdir()) / 1e9
-        )
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _interrupt_when_parent_dies() -> None:
     """In the py-spy child: SIGINT it if the bench dies (even by SIGKILL), so it writes its file and exits
     instead of sampling the services forever."""
@@ -354,14 +332,14 @@ def _wait_sampling(item: _Attached, deadline: float) -> None:
             break
         time.sleep(0.01)
     if item.sampling():
-        item.cpu_at_start = _cpu_seconds(item.proc.pid)
+        item.cpu_at_start = procfs.threads_cpu_seconds(item.proc.pid)
         return
     if item.proc.poll() is None:
         item.proc.kill()
     item.proc.wait()
     what = f"attaching py-spy to {item.role} (pid {item.pid})"
     output = item.output()
-    if _process_gone(item.pid) and not any(m in output.lower() for m in _DENIED):
+    if procfs.process_gone(item.pid) and not any(m in output.lower() for m in _DENIED):
         raise ProfilerError(f"{what}: the process is not running")
     if item.subprocesses and "No python processes found" in output:
         # Under --subprocesses py-spy reports a ptrace denial as "no python processes"; ask it plainly.
@@ -379,7 +357,7 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str], float | Non
     """SIGINT so py-spy writes its file; returns (the target exited during capture, notes, py-spy's CPU seconds
     while sampling, None when unknown)."""
     notes: list[str] = []
-    cpu_now = _cpu_seconds(item.proc.pid) if item.proc.poll() is None else None
+    cpu_now = procfs.threads_cpu_seconds(item.proc.pid) if item.proc.poll() is None else None
     used = cpu_now - item.cpu_at_start if cpu_now is not None and item.cpu_at_start is not None else None
     if item.proc.poll() is None:
         item.proc.send_signal(signal.SIGINT)
@@ -390,7 +368,7 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str], float | Non
         item.proc.wait()
         notes.append(f"{item.role}: py-spy did not stop within {timeout:g} s after SIGINT and was killed")
     output = item.output()
-    exited = "process exited" in output or _process_gone(item.pid)
+    exited = "process exited" in output or procfs.process_gone(item.pid)
     if exited:
         notes.append(f"{item.role} exited during capture")
     empty = not item.folded.exists() or item.folded.stat().st_size == 0
@@ -399,20 +377,11 @@ def _stop(item: _Attached, timeout: float) -> tuple[bool, list[str], float | Non
     return exited, notes, used
 
 
-def _has_children(pid: int) -> bool:
-    """Whether any thread of `pid` has child processes (Linux /proc; unknown counts as yes)."""
-    try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        return any((task / "children").read_text().strip() for task in tasks)
-    except OSError:
-        return True
-
-
 @contextlib.contextmanager
-def profile_window(pids: Mapping[str, int], out_dir: Path, config: Any, **options: Any) -> Iterator[WindowResult]:
+def profile_window(pids: Mapping[str, int], out_dir: Path, **options: Any) -> Iterator[WindowResult]:
     """One profiled window (see profile_windows for the options): py-spy attached to every role when the block
     opens, stopped and rendered when it closes; the result is filled in then."""
-    with profile_windows(pids, out_dir, config, **options) as windows, windows.window():
+    with profile_windows(pids, out_dir, **options) as windows, windows.window():
         yield windows.result
 
 
@@ -420,8 +389,9 @@ def profile_window(pids: Mapping[str, int], out_dir: Path, config: Any, **option
 def profile_windows(
     pids: Mapping[str, int],
     out_dir: Path,
-    config: Any,
     *,
+    rate: int = 100,
+    modules: Sequence[str] = (),
     prefix: str = "e2e-",
     idle: bool = True,
     subprocesses: bool | None = None,
@@ -442,15 +412,17 @@ def profile_windows(
     `nonblocking` (default) samples without pausing the services: measured here in alternating blocks of linear
     tasks, E2E p50 under profiling was 1.08/1.12/0.98x the unprofiled p50 with it and 1.13/1.22/1.07x with pausing.
     A role that exits mid-window keeps what was sampled, is named in `notes` and left out of later windows.
+    `modules`: the target's lifecycle module names, whose shares the hot-path views report.
     No pids (external services): nothing is attached and the result says so.
     """
     exe = py_spy or find_py_spy()
-    rate = int(getattr(config, "profile_rate", 100))
     flags = _pyspy_flags(rate, subprocesses=False, line_numbers=False, idle=idle, nonblocking=nonblocking)
     result = WindowResult(prefix=prefix, rate=rate, idle=idle, nonblocking=nonblocking)
     if not pids:  # external services: nothing of theirs runs here
         result.notes.append("no local process to profile (external services?)")
-    windows = ProfiledWindows(exe, dict(pids), Path(out_dir), flags, subprocesses, result, attach_timeout, stop_timeout)
+    windows = ProfiledWindows(
+        exe, dict(pids), Path(out_dir), flags, subprocesses, result, attach_timeout, stop_timeout, tuple(modules)
+    )
     try:
         yield windows
     finally:
@@ -474,8 +446,10 @@ class ProfiledWindows:
         result: WindowResult,
         attach_timeout: float,
         stop_timeout: float,
+        modules: tuple[str, ...] = (),
     ) -> None:
         self.exe, self.pids, self.out_dir, self.flags = exe, pids, out_dir, flags
+        self.modules = modules
         self.subprocesses, self.result = subprocesses, result
         self.attach_timeout, self.stop_timeout = attach_timeout, stop_timeout
         self.started_at = ""
@@ -502,7 +476,9 @@ class ProfiledWindows:
             for role, pid in roles.items():
                 follow = self._followed.setdefault(
                     role,
-                    (pid != os.getpid() and _has_children(pid)) if self.subprocesses is None else self.subprocesses,
+                    (pid != os.getpid() and procfs.has_children(pid))
+                    if self.subprocesses is None
+                    else self.subprocesses,
                 )
                 # In out_dir, so a bench killed mid-window still leaves what py-spy wrote on its parent's death.
                 final = self.out_dir / f"{self.result.prefix}{role}.folded"
@@ -542,6 +518,7 @@ class ProfiledWindows:
     def finish(self) -> None:
         """Merge each role's windows into `<prefix><role>.folded`, then render and describe it."""
         from baseline.profiling import folded as folded_text
+        from baseline.store import write_text_atomic
 
         try:
             if not self.windows:
@@ -550,7 +527,7 @@ class ProfiledWindows:
                 texts = [p.read_text(encoding="utf-8", errors="replace") for p in self._parts[role] if p.exists()]
                 path = self.out_dir / f"{self.result.prefix}{role}.folded"
                 merged = folded_text.merge(*(folded_text.parse(normalize_folded(t)) for t in texts))
-                path.write_text(folded_text.dump(merged), encoding="utf-8")
+                write_text_atomic(path, folded_text.dump(merged))
                 for part in self._parts[role]:
                     if part != path:
                         part.unlink(missing_ok=True)
@@ -567,7 +544,7 @@ class ProfiledWindows:
         notes = [note for note in result.notes if note.startswith(f"{role}:") or note.startswith(f"{role} ")]
         title = f"{result.prefix}{role} (pid {pid}, {result.rate} Hz)"
         try:
-            files = render_artifacts(path, title=title, notes=notes)
+            files = render_artifacts(path, title=title, notes=notes, modules=self.modules)
         except Exception as exc:  # keep the folded truth even when a view cannot be rendered
             files = {"folded": path}
             result.notes.append(f"{role}: rendering failed: {exc}")

@@ -18,7 +18,6 @@ __all__ = [
     "DATABASE_PATTERNS",
     "IDLE_LEAF_NAMES",
     "IDLE_PATTERNS",
-    "LIFECYCLE_MODULES",
     "MESSAGE_PASSING_PATTERNS",
     "FrameFacts",
     "analyze",
@@ -26,8 +25,6 @@ __all__ = [
     "is_idle_stack",
     "render_markdown",
 ]
-
-LIFECYCLE_MODULES: tuple[str, ...] = ("task_initializer", "step_enqueuer", "result_processor", "task_finalizer")
 
 #: A stack with any frame (name or file) matching one of these is database work or database wait.
 DATABASE_PATTERNS: tuple[str, ...] = ("psycopg", "asyncpg", "libpq", "sqlalchemy")
@@ -185,12 +182,13 @@ def analyze(
     *,
     top: int = 15,
     threshold: float = 0.05,
-    modules: Sequence[str] = LIFECYCLE_MODULES,
+    modules: Sequence[str] = (),
     message_passing_patterns: Sequence[str] = MESSAGE_PASSING_PATTERNS,
     category_patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Hot-path analysis of one profile (see the module docstring for what the shares mean).
 
+    `modules` are name fragments of source files (a target's lifecycle modules) whose inclusive shares are reported.
     `frames_over_threshold` lists frames whose SELF share is at least `threshold` (the plan's "functions over
     5% each"), leaving out leaves that only ever wait idle; inclusive shares of outer frames such as `<module>`
     are near 100% and say nothing. Rows of `top_self` carry `idle: True` for such waits.

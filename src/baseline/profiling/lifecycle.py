@@ -42,7 +42,7 @@ def _embedded_server(config: Config) -> str | None:
     or compose server: test databases are not created in someone else's PostgreSQL)."""
     import psycopg
 
-    from baseline.services.stack import read_state
+    from baseline.services.state import read_state
 
     stack = read_state(config)
     if stack is None or stack.services != "embedded":
@@ -70,10 +70,12 @@ def profile_lifecycle(
     from baseline.environment import fingerprint
     from baseline.profiling.artifacts import render_artifacts
     from baseline.profiling.capture import record_command
-    from baseline.store import now_iso, redact_secrets, write_json_atomic
-    from baseline.targets import get_target
+    from baseline.redaction import redact_secrets
+    from baseline.store import now_iso, write_json_atomic
+    from baseline.targets import load_target
 
-    target = get_target(config.target)
+    target = load_target(config.target)
+    modules = tuple(target.workload.lifecycle_modules)
     argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)
     server = _embedded_server(config)
     env = dict(os.environ, TASKER_TEST_ADMIN_DSN=server) if server else None
@@ -97,7 +99,7 @@ def profile_lifecycle(
         said = " | ".join(line for line in rec.profiler_output.splitlines() if line.startswith("Error"))
         notes.append(f"py-spy exited with {rec.profiler_returncode}: {said or 'see py_spy_output in lifecycle.json'}")
     title = f"lifecycle tests — {config.label} run {config.run} ({config.profile_rate} Hz)"
-    files = render_artifacts(folded, title=title, notes=notes)
+    files = render_artifacts(folded, title=title, notes=notes, modules=modules)
     record: dict[str, Any] = {
         "schema_version": 1,
         "phase": "lifecycle_profile",
@@ -115,6 +117,7 @@ def profile_lifecycle(
         "idle": idle,
         "postgres": "the run's embedded server" if server else "a private cluster of the test suite",
         "samples": rec.samples,
+        "modules": list(modules),
         "notes": notes,
         "files": {kind: path.name for kind, path in files.items()},
         "environment": fingerprint(None, config),

@@ -6,19 +6,15 @@ of a raw ranking is just `select`/`poll`; the idle share gets its own column ins
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from baseline.profiling.folded import frame_name
 from baseline.profiling.hotpaths import DATABASE_PATTERNS, IDLE_LEAF_NAMES, is_idle_stack
 
-__all__ = ["ProfileRow", "collect", "format_top", "is_idle", "render_markdown", "summarize_profile", "write_report"]
+__all__ = ["ProfileRow", "format_top", "is_idle", "render_markdown", "summarize_profile"]
 
 TOP_FRAMES = 3
-_RUN_DIR = re.compile(r"^run-(\d+)$")
 
 
 def is_idle(frames: Sequence[str]) -> bool:
@@ -107,50 +103,3 @@ def render_markdown(label: str, rows: Iterable[ProfileRow]) -> str:
         lines += ["", "## Notes", ""]
         lines += [f"- run {row.run} `{_md(row.name)}`: {_md(note)}" for row in noted for note in row.notes]
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------------------------------------------ I/O
-
-
-def _notes_for(folded: Path) -> list[str]:
-    from baseline.store import read_json
-
-    name = folded.name.removesuffix(".folded")
-    for sidecar in (folded.with_name(f"{name}.capture.json"), folded.with_name(f"{name}.json")):
-        if sidecar.exists():
-            try:
-                data: Any = read_json(sidecar)
-            except Exception as exc:  # a broken sidecar must not hide the profile
-                return [f"unreadable {sidecar.name}: {exc}"]
-            return [str(n) for n in data.get("notes", [])] if isinstance(data, dict) else []
-    return []
-
-
-def collect(label_dir: Path) -> list[ProfileRow]:
-    """Every `run-*/profiles/*.folded` under the label folder, by run then name."""
-    from baseline.profiling.artifacts import artifact_paths, load_stacks
-
-    rows: list[ProfileRow] = []
-    for run_dir in sorted(Path(label_dir).glob("run-*")):
-        match = _RUN_DIR.match(run_dir.name)
-        if not match or not run_dir.is_dir():
-            continue
-        for folded in sorted((run_dir / "profiles").glob("*.folded")):
-            notes = _notes_for(folded)
-            try:
-                stacks = load_stacks(folded)
-            except ValueError as exc:
-                stacks, notes = {}, [*notes, f"unreadable folded file: {exc}"]
-            svg = artifact_paths(folded)["svg"].relative_to(label_dir).as_posix()
-            name = folded.name.removesuffix(".folded")
-            rows.append(summarize_profile(int(match.group(1)), name, svg, stacks, notes))
-    rows.sort(key=lambda r: (r.run, r.name))
-    return rows
-
-
-def write_report(label_dir: Path, label: str) -> tuple[list[ProfileRow], Path]:
-    """Collect the rows and write `<label_dir>/profiles.md`."""
-    rows = collect(label_dir)
-    path = Path(label_dir) / "profiles.md"
-    path.write_text(render_markdown(label, rows), encoding="utf-8")
-    return rows, path

@@ -1,28 +1,28 @@
 """Compose services: the same stack in containers (compose/docker-compose.yml), driven by `docker compose`,
-with the docker SDK for container health, stats and PIDs (profilers attach to the containers' host PIDs).
+with the docker SDK for container PIDs (profilers attach to the containers' host PIDs).
 
-The database container starts empty each `up` (`down -v` drops its volume); the harness migrates it and loads
-the seeded dataset from the host before the engine containers start, so runs begin from the same state.
+The database container starts empty each start (`down -v` drops its volume); the harness migrates it and loads
+the seeded dataset from the host before the target's containers start, so runs begin from the same state. The
+target names its compose services and database (Workload.compose_services / compose_database).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from baseline.config import Config
-from baseline.services.stack import Stack, StackError
-from baseline.targets import get_target
+from baseline.services.model import Stack, StackError
+from baseline.targets.contract import Target
 
 PROJECT = "baseline"
 DEFAULT_PG_PORT = 55432
 DEFAULT_API_PORT = 58000
-ENGINE_SERVICES = ("api", "orchestrator", "worker-1", "worker-2")
 
 
 def compose_file(config: Config) -> Path:
@@ -81,61 +81,54 @@ def container_pids(client: Any) -> dict[str, int]:
     return pids
 
 
-def container_status(client: Any) -> dict[str, dict[str, Any]]:
-    """Health, status and a one-shot CPU/memory reading per compose container."""
-    out: dict[str, dict[str, Any]] = {}
-    for container in client.containers.list(filters={"label": f"com.docker.compose.project={PROJECT}"}):
-        role = container.labels.get("com.docker.compose.service", container.name)
-        stats = container.stats(stream=False)
-        out[role] = {
-            "status": container.status,
-            "health": container.attrs.get("State", {}).get("Health", {}).get("Status"),
-            "memory_bytes": stats.get("memory_stats", {}).get("usage"),
-            "cpu_total_ns": stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage"),
-        }
-    return out
+class ComposeRunning:
+    def __init__(self, stack: Stack, config: Config) -> None:
+        self.stack, self.config = stack, config
+
+    def check_alive(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        _compose(self.config, "down", "-v", "--remove-orphans")
+
+    def detach(self) -> None:
+        return None
 
 
-def compose_up(config: Config) -> Stack:
-    """postgres up -> migrate + dataset from the host -> engine containers up and healthy (`--wait`)."""
-    client = docker_client()
-    pg_port, api_port = ports()
-    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/tasker"
-    _compose(config, "up", "-d", "--wait", "postgres")
-    target = get_target(config.target)
-    target.migrate(dsn)
-    counts = target.load_dataset(dsn, config.dataset_scale, config.dataset_seed)
-    import psycopg
+class ComposeProvider:
+    kind = "compose"
 
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-        conn.execute("CHECKPOINT")
-    _compose(config, "up", "-d", "--wait", "--build", *ENGINE_SERVICES)
-    return Stack(
-        dsn=dsn,
-        admin_dsn=f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
-        api_url=f"http://127.0.0.1:{api_port}",
-        pids=container_pids(client),
-        target=config.target,
-        services="compose",
-        database="tasker",
-        started_by_us=True,
-        dataset=counts,
-        label=config.label,
-        run=config.run,
-        dataset_scale=config.dataset_scale,
-        dataset_seed=config.dataset_seed,
-    )
+    def start(self, config: Config, target: Target, *, port: int | None = None) -> ComposeRunning:
+        """postgres up -> migrate + dataset from the host -> the target's containers up and healthy (`--wait`)."""
+        client = docker_client()
+        pg_port, api_port = ports()
+        database = target.workload.compose_database
+        dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
+        _compose(config, "up", "-d", "--wait", "postgres")
+        target.migrate(dsn)
+        counts = target.load_dataset(dsn, config.dataset_scale, config.dataset_seed)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            conn.execute("CHECKPOINT")
+        _compose(config, "up", "-d", "--wait", "--build", *target.workload.compose_services)
+        stack = Stack(
+            services=self.kind,
+            target=config.target,
+            dsn=dsn,
+            admin_dsn=f"postgresql://postgres@127.0.0.1:{pg_port}/postgres",
+            api_url=f"http://127.0.0.1:{api_port}",
+            database=database,
+            pids=container_pids(client),
+            dataset=counts,
+            label=config.label,
+            run=config.run,
+            dataset_scale=config.dataset_scale,
+            dataset_seed=config.dataset_seed,
+        )
+        return ComposeRunning(stack, config)
 
-
-def compose_down(config: Config) -> None:
-    _compose(config, "down", "-v", "--remove-orphans")
-
-
-@contextlib.contextmanager
-def compose_stack(config: Config) -> Iterator[Stack]:
-    stack = compose_up(config)
-    try:
-        yield stack
-    finally:
-        compose_down(config)
+    def stop_recorded(self, config: Config, stack: Stack | None) -> bool:
+        if stack is None:
+            return False
+        _compose(config, "down", "-v", "--remove-orphans")
+        return True

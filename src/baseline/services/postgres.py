@@ -19,11 +19,13 @@ import psycopg
 import psycopg.conninfo
 from psycopg import sql
 
+from baseline.errors import BadInput
+
 SUPERUSER = "postgres"
 
 
-class PostgresNotFound(RuntimeError):
-    """No PostgreSQL server binaries could be located."""
+class PostgresNotFound(BadInput):
+    """No PostgreSQL server binaries could be located; the message says how to install them."""
 
 
 def free_port() -> int:

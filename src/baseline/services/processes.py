@@ -21,10 +21,12 @@ from typing import IO
 
 import requests
 
-from baseline.targets.base import ProcessRole
+from baseline.procfs import pid_alive, process_start_time
+from baseline.services.model import StackError
+from baseline.targets.contract import ProcessRole
 
 
-class ProcessFailed(RuntimeError):
+class ProcessFailed(StackError):
     """A supervised process died or never became healthy; the message names the role and shows its log tail."""
 
 
@@ -35,33 +37,6 @@ def log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
     tail = text.strip().splitlines()[-lines:]
     return "\n".join(f"    {line}" for line in tail) if tail else "(log is empty)"
-
-
-def process_start_time(pid: int) -> int | None:
-    """Start time of `pid` in clock ticks since boot (/proc/<pid>/stat field 22): guards against PID reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
-
-
-def pid_alive(pid: int, start_time: int | None = None) -> bool:
-    """True for a live, non-zombie process (and, when given, the same start time as recorded)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in {"Z", "X"}:
-            return False
-    except OSError:
-        return False
-    return start_time is None or process_start_time(pid) == start_time
 
 
 def terminate_pids(

@@ -1,23 +1,55 @@
-"""Target adapters: the only place that knows a system under test. `get_target(name)` returns one."""
+"""Finding a target: an installed plugin by name (entry-point group `baseline.targets`) or `package.module:Factory`.
+
+The built-in tasker target is registered through the same entry-point group as any user's own (pyproject.toml),
+so adding a system under test means installing a package, never editing this one.
+"""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+import importlib.metadata
+from typing import Any
 
-if TYPE_CHECKING:
-    from baseline.targets.base import Target
+from baseline.errors import BadInput
+from baseline.targets.contract import Target
 
-# name -> "module:attribute" of a zero-argument factory; imported only when asked for.
-REGISTRY: dict[str, str] = {"tasker": "baseline.targets.tasker:TaskerTarget"}
+GROUP = "baseline.targets"
 
 
-def get_target(name: str) -> Target:
-    """The adapter registered under `name`; ConfigError lists the known names otherwise."""
-    if name not in REGISTRY:
-        from baseline.config import ConfigError
+class UnknownTarget(BadInput):
+    """No installed target has that name, or `module:Factory` does not import; the message lists what exists."""
 
-        raise ConfigError(f"target: unknown target {name!r}; expected one of {', '.join(sorted(REGISTRY))}")
-    module_name, _, attribute = REGISTRY[name].partition(":")
-    factory = getattr(importlib.import_module(module_name), attribute)
-    return factory()
+
+def installed_targets() -> dict[str, importlib.metadata.EntryPoint]:
+    return {entry.name: entry for entry in importlib.metadata.entry_points(group=GROUP)}
+
+
+def _factory(name: str) -> Any:
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise UnknownTarget(f"target {name!r}: cannot load it ({type(exc).__name__}: {exc})") from None
+    installed = installed_targets()
+    if name not in installed:
+        known = ", ".join(sorted(installed)) or "none"
+        raise UnknownTarget(
+            f"target {name!r} is not installed (entry points of group {GROUP}: {known}); install the package that "
+            f"provides it, or name its factory as package.module:Factory"
+        )
+    return installed[name].load()
+
+
+def load_target(name: str) -> Target:
+    """The target `name` names, built by its factory and checked against the contract."""
+    target = _factory(name)()
+    if not isinstance(target, Target):
+        raise UnknownTarget(
+            f"target {name!r}: its factory returned a {type(target).__name__}, which lacks part of the target "
+            "contract (baseline.targets.contract.Target)"
+        )
+    return target
+
+
+__all__ = ["GROUP", "UnknownTarget", "installed_targets", "load_target"]

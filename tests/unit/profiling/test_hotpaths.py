@@ -20,9 +20,16 @@ STACKS = {
 }
 
 
+MODULES = ("task_initializer", "step_enqueuer", "result_processor", "task_finalizer")
+
+
 @pytest.fixture(scope="module")
 def analysis() -> dict:
-    return hotpaths.analyze(STACKS, top=20)
+    return hotpaths.analyze(STACKS, top=20, modules=MODULES)
+
+
+def test_no_module_shares_unless_a_target_names_its_modules() -> None:
+    assert hotpaths.analyze(STACKS)["modules"] == {}
 
 
 def _shares(rows: list[dict]) -> dict[str, float]:

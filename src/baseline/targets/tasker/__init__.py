@@ -1,7 +1,8 @@
-"""The tasker adapter: the one place in the harness that knows the reference engine's surfaces.
+"""The tasker target: the one place in the harness that knows the reference engine's surfaces.
 
-It runs `tasker` console commands, names the completion NOTIFY channel and delegates dataset and workload
-knowledge to `dataset.py` / `workload.py` (imported lazily so plumbing commands never load them).
+It runs `tasker` console commands (processes.py), loads the seeded dataset (dataset.py, imported lazily) and
+describes what the benches time and check (workload.py). Registered in pyproject.toml under the entry-point
+group `baseline.targets`, as any user's own target would be.
 """
 
 from __future__ import annotations
@@ -12,27 +13,39 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from baseline.targets.base import ProcessRole, TargetError
+from baseline.targets.contract import ProcessRole, TargetError
 from baseline.targets.tasker import processes
+from baseline.targets.tasker.workload import TaskerWorkload
 
 
 def engine_sql_files() -> list[Path]:
-    """The engine's migration files, located without importing (executing) the engine package."""
+    """The engine's SQL files (any depth under tasker/sql), located without importing (executing) the engine."""
     spec = importlib.util.find_spec("tasker")
     if spec is None or not spec.submodule_search_locations:
         return []
     files: list[Path] = []
     for location in spec.submodule_search_locations:
-        files.extend(sorted((Path(location) / "sql").glob("*.sql")))
+        root = Path(location) / "sql"
+        files.extend(sorted(root.rglob("*.sql"), key=lambda p: p.relative_to(root).as_posix()))
     return files
+
+
+def _sql_relative(path: Path) -> str:
+    parts = path.parts
+    return "/".join(parts[len(parts) - 1 - parts[::-1].index("sql") :])
 
 
 class TaskerTarget:
     name = "tasker"
-    completion_channel = "tasker_task_completed"
+
+    def __init__(self) -> None:
+        self._workload = TaskerWorkload()
+
+    @property
+    def workload(self) -> TaskerWorkload:
+        return self._workload
 
     def migrate(self, dsn: str) -> None:
         processes.run_migrate(dsn)
@@ -59,7 +72,7 @@ class TaskerTarget:
         if files:
             digest = hashlib.sha256()
             for path in files:
-                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+                digest.update(_sql_relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
             return digest.hexdigest()
         try:
             command = [processes.tasker_executable(), "migrate", "--print-version"]
@@ -69,7 +82,3 @@ class TaskerTarget:
         if out.returncode != 0 or not out.stdout.strip():
             raise TargetError("cannot fingerprint the tasker schema: no SQL files found and --print-version failed")
         return hashlib.sha256(out.stdout.strip().encode()).hexdigest()
-
-    @property
-    def workload(self) -> ModuleType:
-        return importlib.import_module("baseline.targets.tasker.workload")

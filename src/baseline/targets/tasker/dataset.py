@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from baseline.targets.contract import TargetError
 from baseline.targets.tasker.workload import WORKFLOWS, WorkflowSpec
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -248,7 +249,7 @@ def _registered_names(conn: psycopg.Connection) -> tuple[dict[str, uuid.UUID], d
     for key, spec in WORKFLOWS.items():
         found = by_triple.get((spec.namespace, spec.name, spec.version))
         if found is None:
-            raise RuntimeError(
+            raise TargetError(
                 f"template {spec.namespace}/{spec.name} v{spec.version} is not registered in named_tasks; "
                 "run `tasker migrate --dsn ...` on this database first"
             )
@@ -257,7 +258,7 @@ def _registered_names(conn: psycopg.Connection) -> tuple[dict[str, uuid.UUID], d
     wanted = {name for spec in WORKFLOWS.values() for name in spec.step_names}
     missing = sorted(wanted - set(step_rows))
     if missing:
-        raise RuntimeError(
+        raise TargetError(
             f"named_steps lacks {missing}; the harness's workflow definitions (baseline.targets.tasker.workload) "
             f"and the engine's templates disagree (registered: {sorted(step_rows)})"
         )
@@ -276,7 +277,7 @@ def load_dataset(dsn: str, scale: int, seed: int) -> dict[str, Any]:
     with psycopg.connect(dsn) as conn:
         existing = conn.execute("SELECT count(*) FROM tasks").fetchone()
         if existing and existing[0]:
-            raise RuntimeError(f"database already holds {existing[0]} tasks; load the dataset into a fresh one")
+            raise TargetError(f"database already holds {existing[0]} tasks; load the dataset into a fresh one")
         named_tasks, named_steps = _registered_names(conn)
         tasks = [(row[0], named_tasks[row[1]], *row[2:]) for row in plan.tasks]
         steps = [(row[0], row[1], named_steps[row[2]], *row[3:]) for row in plan.steps]

@@ -5,12 +5,13 @@ Only the `tasker` console script is used (never `import tasker`), exactly as an 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from baseline.targets.base import ProcessRole, TargetError
+from baseline.targets.contract import ProcessRole, TargetError
 
 
 def tasker_executable() -> str:
@@ -27,14 +28,21 @@ def tasker_executable() -> str:
     )
 
 
-def migrate_command(dsn: str) -> list[str]:
-    return [tasker_executable(), "migrate", "--dsn", dsn]
+def _dsn_env(dsn: str) -> dict[str, str]:
+    """The engine reads its DSN from TASKER_DATABASE_URL: in the environment, a password never shows in argv."""
+    return {"TASKER_DATABASE_URL": dsn}
 
 
 def run_migrate(dsn: str, *, timeout: float = 300) -> None:
-    """`tasker migrate --dsn DSN` as a process; TargetError with its output tail when it fails."""
+    """`tasker migrate` as a process; TargetError with its output tail when it fails."""
     try:
-        result = subprocess.run(migrate_command(dsn), capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [tasker_executable(), "migrate"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **_dsn_env(dsn)},
+        )
     except subprocess.TimeoutExpired:
         raise TargetError(f"`tasker migrate` did not finish within {timeout:.0f} s") from None
     if result.returncode != 0:
@@ -43,24 +51,20 @@ def run_migrate(dsn: str, *, timeout: float = 300) -> None:
 
 
 def process_roles(dsn: str, api_port: int, workers: int, worker_concurrency: int) -> list[ProcessRole]:
-    """api (health-checked over HTTP), orchestrator, worker-1..N; the DSN travels in the environment too."""
+    """api (health-checked over HTTP), orchestrator, worker-1..N; the DSN travels in the environment only."""
     exe = tasker_executable()
-    env = {"TASKER_DATABASE_URL": dsn, "PYTHONUNBUFFERED": "1"}
+    env = {**_dsn_env(dsn), "PYTHONUNBUFFERED": "1"}
     roles = [
         ProcessRole(
             name="api",
-            argv=[exe, "api", "--dsn", dsn, "--host", "127.0.0.1", "--port", str(api_port)],
+            argv=[exe, "api", "--host", "127.0.0.1", "--port", str(api_port)],
             env=env,
             health_url=f"http://127.0.0.1:{api_port}/health/ready",
         ),
-        ProcessRole(name="orchestrator", argv=[exe, "orchestrator", "--dsn", dsn], env=env),
+        ProcessRole(name="orchestrator", argv=[exe, "orchestrator"], env=env),
     ]
     for index in range(1, workers + 1):
         roles.append(
-            ProcessRole(
-                name=f"worker-{index}",
-                argv=[exe, "worker", "--dsn", dsn, "--concurrency", str(worker_concurrency)],
-                env=env,
-            )
+            ProcessRole(name=f"worker-{index}", argv=[exe, "worker", "--concurrency", str(worker_concurrency)], env=env)
         )
     return roles

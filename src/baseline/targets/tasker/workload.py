@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+
+from baseline.errors import BadInput
+from baseline.targets.contract import SqlStatement, TaskVerificationError
 
 COMPLETION_CHANNEL = "tasker_task_completed"
 VERSION = "1.0.0"
@@ -140,10 +143,6 @@ def result_value(results: Any) -> Any:
     return results
 
 
-class TaskVerificationError(AssertionError):
-    """A finished task whose state or results differ from what its workflow must produce."""
-
-
 def verify_task(task: Mapping[str, Any], workflow_key: str, even_number: int = 6) -> None:
     """Check a GET /v1/tasks/{uuid} body: complete, every step complete, exact results; raise naming what differs."""
     spec = workflow(workflow_key)
@@ -194,23 +193,8 @@ DEPENDENCY_STEPS = (
 # compare-and-swap, and no engine process acts on either state while the bench runs.
 TRANSITION_STATES = ("error", "resolved_manually")
 TRANSITION_SAMPLES = 5
-
-
-@dataclass(frozen=True)
-class SqlStatement:
-    """One benched call: case id, the public function it exercises, its SQL (psycopg %s params) and parameters.
-
-    `locks` marks calls that take row locks (FOR UPDATE SKIP LOCKED): the bench runs those inside a transaction
-    it rolls back outside the timed region. `transition` marks the compare-and-swap cases.
-    """
-
-    id: str
-    function: str
-    sql: str
-    params: tuple[Any, ...]
-    meta: dict[str, Any]
-    locks: bool = False
-    transition: bool = False
+PROCESSOR_UUID = uuid.UUID("00000000-0000-4000-8000-00000000b3c4")
+TRANSITION_METADATA = '{"source": "baseline-sql-bench"}'
 
 
 _TASK_BY_STATE = """
@@ -232,13 +216,13 @@ ORDER BY ws.workflow_step_uuid LIMIT 1
 """
 
 
-def _task(conn: psycopg.Connection, key: str, states: list[str]) -> uuid.UUID | None:
+def _task(conn: psycopg.Connection[Any], key: str, states: list[str]) -> uuid.UUID | None:
     spec = workflow(key)
     row = conn.execute(_TASK_BY_STATE, (spec.namespace, spec.name, states, 1)).fetchone()
     return row[0] if row else None
 
 
-def _stratified_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str, str]]:
+def _stratified_tasks(conn: psycopg.Connection[Any]) -> list[tuple[uuid.UUID, str, str]]:
     """One task per stratum; an empty stratum (tiny datasets) falls back to any task of that workflow."""
     chosen: list[tuple[uuid.UUID, str, str]] = []
     for key, state in TASK_STRATA:
@@ -249,13 +233,13 @@ def _stratified_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str, st
                 (workflow(key).namespace, workflow(key).name, [c[0] for c in chosen], 1),
             ).fetchone()
             if row is None:
-                raise RuntimeError(f"no {key} task in the database; load the dataset first")
+                raise BadInput(f"no {key} task in the database; load a larger dataset (--scale)")
             found, state = row[0], "any"
         chosen.append((found, key, state))
     return chosen
 
 
-def _transition_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str]]:
+def _transition_tasks(conn: psycopg.Connection[Any]) -> list[tuple[uuid.UUID, str]]:
     """Tasks sitting in one of TRANSITION_STATES, spread over the workflows, with their current state."""
     rows = conn.execute(
         "SELECT t.task_uuid, tt.to_state FROM tasks t "
@@ -264,7 +248,7 @@ def _transition_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str]]:
         (list(TRANSITION_STATES),),
     ).fetchall()
     if len(rows) < TRANSITION_SAMPLES:
-        raise RuntimeError(
+        raise BadInput(
             f"need {TRANSITION_SAMPLES} tasks in state {' or '.join(TRANSITION_STATES)} for the transition cases, "
             f"found {len(rows)}; load a larger dataset (--scale)"
         )
@@ -272,15 +256,15 @@ def _transition_tasks(conn: psycopg.Connection) -> list[tuple[uuid.UUID, str]]:
     return [(rows[i * step][0], rows[i * step][1]) for i in range(TRANSITION_SAMPLES)]
 
 
-def sql_statements(conn: psycopg.Connection) -> list[SqlStatement]:
+def sql_statements(conn: psycopg.Connection[Any]) -> list[SqlStatement]:
     """Every SQL case of the plan, with subjects chosen deterministically from the loaded dataset."""
     out: list[SqlStatement] = [
         SqlStatement(
-            f"sql/get_next_ready_tasks/batch_size={n}",
-            "get_next_ready_tasks",
-            "SELECT * FROM get_next_ready_tasks(%s)",
-            (n,),
-            {"batch_size": n, "timed": "the call and fetch inside an open transaction; BEGIN/ROLLBACK untimed"},
+            id=f"sql/get_next_ready_tasks/batch_size={n}",
+            function="get_next_ready_tasks",
+            sql="SELECT * FROM get_next_ready_tasks(%s)",
+            params=(n,),
+            meta={"batch_size": n, "timed": "the call and fetch inside an open transaction; BEGIN/ROLLBACK untimed"},
             locks=True,
         )
         for n in NEXT_READY_BATCH_SIZES
@@ -290,24 +274,24 @@ def sql_statements(conn: psycopg.Connection) -> list[SqlStatement]:
         for i, (task_uuid, key, state) in enumerate(tasks, start=1):
             out.append(
                 SqlStatement(
-                    f"sql/{function}/sample={i}",
-                    function,
-                    f"SELECT * FROM {function}(%s)",
-                    (task_uuid,),
-                    {"task_uuid": str(task_uuid), "workflow": key, "task_state": state},
+                    id=f"sql/{function}/sample={i}",
+                    function=function,
+                    sql=f"SELECT * FROM {function}(%s)",
+                    params=(task_uuid,),
+                    meta={"task_uuid": str(task_uuid), "workflow": key, "task_state": state},
                 )
             )
     for i, (key, step_name) in enumerate(DEPENDENCY_STEPS, start=1):
         row = conn.execute(_STEP_BY_NAME, (step_name,)).fetchone()
         if row is None:
-            raise RuntimeError(f"no complete {key} task holds step {step_name}; load the dataset first")
+            raise BadInput(f"no complete {key} task holds step {step_name}; load a larger dataset (--scale)")
         out.append(
             SqlStatement(
-                f"sql/get_step_transitive_dependencies/sample={i}",
-                "get_step_transitive_dependencies",
-                "SELECT * FROM get_step_transitive_dependencies(%s)",
-                (row[0],),
-                {
+                id=f"sql/get_step_transitive_dependencies/sample={i}",
+                function="get_step_transitive_dependencies",
+                sql="SELECT * FROM get_step_transitive_dependencies(%s)",
+                params=(row[0],),
+                meta={
                     "workflow_step_uuid": str(row[0]),
                     "workflow": key,
                     "step": step_name,
@@ -316,29 +300,22 @@ def sql_statements(conn: psycopg.Connection) -> list[SqlStatement]:
             )
         )
     for i, (task_uuid, state) in enumerate(_transition_tasks(conn), start=1):
+        other = TRANSITION_STATES[1] if state == TRANSITION_STATES[0] else TRANSITION_STATES[0]
         out.append(
             SqlStatement(
-                f"sql/transition_task_state_atomic/sample={i}",
-                "transition_task_state_atomic",
-                "SELECT transition_task_state_atomic(%s, %s, %s, %s, %s)",
-                (task_uuid, state),
-                {"task_uuid": str(task_uuid), "states": list(TRANSITION_STATES), "initial_state": state},
-                transition=True,
+                id=f"sql/transition_task_state_atomic/sample={i}",
+                function="transition_task_state_atomic",
+                sql="SELECT transition_task_state_atomic(%s, %s, %s, %s, %s)",
+                params=(task_uuid, state, other, PROCESSOR_UUID, TRANSITION_METADATA),
+                meta={"task_uuid": str(task_uuid), "states": list(TRANSITION_STATES), "initial_state": state},
+                cycle=(
+                    (task_uuid, state, other, PROCESSOR_UUID, TRANSITION_METADATA),
+                    (task_uuid, other, state, PROCESSOR_UUID, TRANSITION_METADATA),
+                ),
+                expect=True,
             )
         )
     return out
-
-
-def transition_params(task_uuid: uuid.UUID, current: str, processor: uuid.UUID) -> tuple[Any, ...]:
-    """Parameters for the next successful toggle of a transition case from its current state."""
-    a, b = TRANSITION_STATES
-    target = b if current == a else a
-    return (task_uuid, current, target, processor, '{"source": "baseline-sql-bench"}')
-
-
-def other_transition_state(current: str) -> str:
-    a, b = TRANSITION_STATES
-    return b if current == a else a
 
 
 # ----------------------------------------------------------------------------------------------- engine idle
@@ -352,7 +329,7 @@ ENGINE_BACKLOG_SQL = (
 )
 
 
-def engine_backlog(conn: psycopg.Connection) -> int:
+def engine_backlog(conn: psycopg.Connection[Any]) -> int:
     """How much work the engine has left right now (0 when idle); rolls back what it touched."""
     with conn.transaction(force_rollback=True):
         row = conn.execute(ENGINE_BACKLOG_SQL).fetchone()
@@ -390,7 +367,7 @@ def _ns(later: Any, earlier: Any) -> int | None:
     return int((later - earlier).total_seconds() * 1_000_000) * 1000
 
 
-def hop_latencies(conn: psycopg.Connection, task_uuids: list[str]) -> dict[str, list[int]]:
+def hop_latencies(conn: psycopg.Connection[Any], task_uuids: Sequence[str]) -> dict[str, list[int]]:
     """Samples (ns) per hand-off of finished tasks, keyed by HOP_CASES ids; steps that never ran are skipped."""
     ids = [uuid.UUID(str(u)) for u in task_uuids]
     created = dict(conn.execute(TASK_CREATED_SQL, (ids,)).fetchall())
@@ -410,3 +387,56 @@ def hop_latencies(conn: psycopg.Connection, task_uuids: list[str]) -> dict[str, 
         ns for task, at in first_enqueue.items() if (ns := _ns(at, created.get(task))) is not None
     ]
     return {case: samples for case, samples in out.items() if samples}
+
+
+class TaskerWorkload:
+    """The tasker engine's workload as the harness's contract has it (baseline.targets.contract.Workload)."""
+
+    completion_channel = COMPLETION_CHANNEL
+    e2e_workflows = ("linear", "diamond", "complex_dag", "hierarchical_tree")
+    task_init_workflows = ("linear", "diamond")
+    key_cases = (
+        "e2e/workflow/linear",
+        "e2e/workflow/diamond",
+        "task_init/create_task/workflow=linear",
+        "sql/get_next_ready_tasks/batch_size=10",
+        "sql/get_step_readiness_status/sample=1",
+        "event/notify/payload=small",
+        "sql/calibrate/select_1",
+    )
+    lifecycle_modules = ("task_initializer", "step_enqueuer", "result_processor", "task_finalizer")
+    calibration_case = "sql/get_step_readiness_status/sample=1"
+    compose_services = ("api", "orchestrator", "worker-1", "worker-2")
+    compose_database = "tasker"
+    hop_cases = HOP_CASES
+
+    def task_request(self, workflow: str, correlation_id: str) -> dict[str, Any]:
+        return task_request(workflow, correlation_id)
+
+    def verify_task(self, task: Mapping[str, Any], workflow: str) -> None:
+        verify_task(task, workflow)
+
+    def sql_statements(self, conn: psycopg.Connection[Any]) -> list[SqlStatement]:
+        return sql_statements(conn)
+
+    def engine_backlog(self, conn: psycopg.Connection[Any]) -> int:
+        return engine_backlog(conn)
+
+    def hop_latencies(self, conn: psycopg.Connection[Any], task_ids: Sequence[str]) -> dict[str, list[int]]:
+        return hop_latencies(conn, task_ids)
+
+    def audit_cases(self) -> dict[str, tuple[str, ...]]:
+        e2e = ",".join(self.e2e_workflows)
+        return {
+            "sql": (
+                f"sql/get_next_ready_tasks/batch_size={{{','.join(map(str, NEXT_READY_BATCH_SIZES))}}}",
+                f"sql/get_step_readiness_status/sample={{1..{len(TASK_STRATA)}}}",
+                f"sql/get_task_execution_context/sample={{1..{len(TASK_STRATA)}}}",
+                f"sql/transition_task_state_atomic/sample={{1..{TRANSITION_SAMPLES}}}",
+                f"sql/get_step_transitive_dependencies/sample={{1..{len(DEPENDENCY_STEPS)}}}",
+            ),
+            "task_init": (f"task_init/create_task/workflow={{{','.join(self.task_init_workflows)}}}",),
+            "e2e": (f"e2e/workflow/{{{e2e}}}",),
+            "orchestration": ("orchestration/task_start", "orchestration/result_processing"),
+            "worker": ("worker/claim", "worker/execute_submit"),
+        }

@@ -1,0 +1,27 @@
+"""What every bench receives: the run's configuration, its stack and its target, in one typed value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from baseline.config import Config
+from baseline.progress import NULL, Progress
+from baseline.services.model import Stack
+from baseline.targets.contract import Target, Workload
+
+
+@dataclass(frozen=True)
+class RunContext:
+    config: Config
+    stack: Stack
+    target: Target
+    progress: Progress = NULL
+
+    @property
+    def workload(self) -> Workload:
+        return self.target.workload
+
+    @property
+    def run_dir(self) -> Path:
+        return self.config.run_dir

@@ -1,0 +1,136 @@
+"""What the harness needs from a system under test, and nothing more: the target contract.
+
+A target is a factory (a class or function of no arguments) returning a `Target`; the harness finds it through
+the `baseline.targets` entry-point group or as `package.module:Factory` in `[tool.baseline] target`. The harness
+reaches the system only through what a target gives here: processes to start, SQL statements to time, HTTP
+requests to make, NOTIFY channels to listen on, and the checks that a result is right. Nothing else in the
+harness knows a target's names, so a second system is a second target, not a change to the benches.
+See docs/targets.md for what each phase asks of a target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import psycopg
+
+from baseline.errors import Failure
+
+
+class TargetError(Failure):
+    """The target could not do what was asked (its migration failed, its console script is missing...)."""
+
+
+class TaskVerificationError(Failure):
+    """A finished task whose state or results differ from what its workflow must produce."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessRole:
+    """One process of the system to start and supervise: its role name (api, worker-1...), command and health.
+
+    `env` holds what the process needs besides the inherited environment (its DSN belongs here, not in argv)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    health_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqlStatement:
+    """One timed SQL call: case id, the function it exercises, its SQL (psycopg %s params) and parameters.
+
+    `locks`: the call takes row locks (FOR UPDATE SKIP LOCKED); each timed call runs inside a transaction the
+    bench opens and rolls back outside the timed region. `cycle`: parameter tuples taken in turn, call after
+    call (a state toggle such as a compare-and-swap that must succeed); every call's first column must equal
+    `expect`, and the bench completes the cycle untimed, so the rows end as they were found.
+    """
+
+    id: str
+    function: str
+    sql: str
+    params: tuple[Any, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    locks: bool = False
+    cycle: tuple[tuple[Any, ...], ...] = ()
+    expect: Any = None
+
+
+@runtime_checkable
+class Workload(Protocol):
+    """What the benches time on a target and how they check it."""
+
+    #: NOTIFY channel on which the system announces a finished task; the payload is the task's id.
+    completion_channel: str
+    #: Workflows the e2e bench runs (POST -> completion event), each verified afterwards.
+    e2e_workflows: Sequence[str]
+    #: Workflows whose task creation the task-initialization bench times.
+    task_init_workflows: Sequence[str]
+    #: Case ids for the console's headline table, most telling first.
+    key_cases: Sequence[str]
+    #: Name fragments of the source files whose profile shares the lifecycle gate watches.
+    lifecycle_modules: Sequence[str]
+    #: Id of the SQL case the bench also times in a bare loop, to state the harness's own overhead.
+    calibration_case: str
+    #: Compose service names of the system's processes, and its database's name inside the compose stack.
+    compose_services: Sequence[str]
+    compose_database: str
+    #: Hop case id -> what the hop spans, for `hop_latencies`' cases.
+    hop_cases: Mapping[str, str]
+
+    def task_request(self, workflow: str, correlation_id: str) -> dict[str, Any]:
+        """The POST /v1/tasks body of one task of `workflow`."""
+        ...
+
+    def verify_task(self, task: Mapping[str, Any], workflow: str) -> None:
+        """Check a finished task (the GET /v1/tasks/{id} body); raise TaskVerificationError naming what differs."""
+        ...
+
+    def sql_statements(self, conn: psycopg.Connection[Any]) -> list[SqlStatement]:
+        """Every SQL case, with its subjects chosen deterministically from the loaded dataset."""
+        ...
+
+    def engine_backlog(self, conn: psycopg.Connection[Any]) -> int:
+        """How much work the system has left right now (0 when idle); must leave nothing changed."""
+        ...
+
+    def hop_latencies(self, conn: psycopg.Connection[Any], task_ids: Sequence[str]) -> dict[str, list[int]]:
+        """Samples (ns) per hand-off of finished tasks, keyed by `hop_cases` ids; {} when the system keeps none."""
+        ...
+
+    def audit_cases(self) -> Mapping[str, Sequence[str]]:
+        """Phase -> the case ids (or `{a,b}` / `{1..5}` patterns) its benches record for this target."""
+        ...
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A system under test as the harness drives it."""
+
+    name: str
+
+    @property
+    def workload(self) -> Workload: ...
+
+    def migrate(self, dsn: str) -> None:
+        """Create the system's schema in an empty database."""
+        ...
+
+    def process_roles(self, dsn: str, api_port: int, workers: int, worker_concurrency: int) -> list[ProcessRole]:
+        """The processes of one stack: the API on `api_port` (health-checked), the rest."""
+        ...
+
+    def load_dataset(self, dsn: str, scale: int, seed: int) -> dict[str, Any]:
+        """Load the seeded dataset (same scale and seed, same rows) into a migrated database; returns counts."""
+        ...
+
+    def lifecycle_test_command(self, quick: bool = False) -> list[str]:
+        """The command whose run the lifecycle profile records (py-spy follows its children)."""
+        ...
+
+    def schema_fingerprint(self) -> str:
+        """A digest of the schema: the seeded template database is rebuilt when it changes."""
+        ...
