@@ -351,12 +351,12 @@ def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection) -> N
     assert [r[0] for r in next_ready(conn)] == [a, b]
 
 
-# ------------------------------------------------------------------------------ 0004: the cheaper readiness paths
+# ------------------------------------------------------------------------------ the cheaper readiness views
 
 
 def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn: str) -> None:
-    """tasker_step_ready (lazy dependency test), tasker_ready_steps (the ready rows as a filter) and
-    tasker_step_readiness (parent counts) agree on every step, and get_task_execution_context's and
+    """tasker_readiness_flags (lazy dependency test), tasker_ready_step_keys (the ready rows as a filter) and
+    tasker_readiness_report (parent counts) agree on every step, and get_task_execution_context's and
     get_next_ready_tasks' ready counts match the full view, over the harness's mixed-state dataset."""
     from baseline.targets.tasker.dataset import load_dataset
 
@@ -364,25 +364,25 @@ def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn:
     with connect(clean_dsn) as conn:
         conn.execute("UPDATE workflow_steps SET backoff_request_seconds = 0 WHERE backoff_request_seconds = 5")
         differ = conn.execute(
-            "SELECT count(*) FROM tasker_step_ready a JOIN tasker_step_readiness b USING (workflow_step_uuid) "
+            "SELECT count(*) FROM tasker_readiness_flags a JOIN tasker_readiness_report b USING (workflow_step_uuid) "
             "WHERE a.ready_for_execution IS DISTINCT FROM b.ready_for_execution "
             "   OR a.retry_eligible IS DISTINCT FROM b.retry_eligible OR a.current_state <> b.current_state"
         ).fetchone()
         assert differ == (0,)
         mixed = conn.execute(
             "SELECT count(*) FILTER (WHERE ready_for_execution), count(*) FILTER (WHERE NOT ready_for_execution "
-            "AND current_state = 'pending') FROM tasker_step_readiness"
+            "AND current_state = 'pending') FROM tasker_readiness_report"
         ).fetchone()
         assert mixed is not None and mixed[0] > 0 and mixed[1] > 0  # both outcomes are exercised
-        # 0009: the filter view get_next_ready_tasks counts through holds exactly the ready steps.
-        ready_rows = "SELECT workflow_step_uuid, task_uuid FROM tasker_step_readiness WHERE ready_for_execution"
-        filtered = "SELECT workflow_step_uuid, task_uuid FROM tasker_ready_steps"
+        # The filter view get_next_ready_tasks counts through holds exactly the ready steps.
+        ready_rows = "SELECT workflow_step_uuid, task_uuid FROM tasker_readiness_report WHERE ready_for_execution"
+        filtered = "SELECT workflow_step_uuid, task_uuid FROM tasker_ready_step_keys"
         mismatched = conn.execute(f"SELECT count(*) FROM (({ready_rows}) EXCEPT ({filtered})) a").fetchone()
         extra = conn.execute(f"SELECT count(*) FROM (({filtered}) EXCEPT ({ready_rows})) b").fetchone()
         assert (mismatched, extra) == ((0,), (0,))
         wrong = conn.execute(
             "SELECT count(*) FROM tasks t CROSS JOIN get_task_execution_context(t.task_uuid) c "
-            "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_step_readiness r "
+            "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_readiness_report r "
             "                        WHERE r.task_uuid = t.task_uuid AND r.ready_for_execution)"
         ).fetchone()
         assert wrong == (0,)
@@ -391,6 +391,7 @@ def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn:
         assert len(rows) > 10
         for task_uuid, ready in rows:
             full = conn.execute(
-                "SELECT count(*) FROM tasker_step_readiness WHERE task_uuid = %s AND ready_for_execution", (task_uuid,)
+                "SELECT count(*) FROM tasker_readiness_report WHERE task_uuid = %s AND ready_for_execution",
+                (task_uuid,),
             ).fetchone()
             assert full == (ready,)
