@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from tasker.db import JIT_OFF
+from tasker.db import API_CONNECTION
 from tasker.orchestration.lifecycle.task_initializer import (
     TaskRequest,
     TemplateCache,
@@ -78,7 +78,7 @@ def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
         min_size=1,
         max_size=pool_size,
         open=False,
-        kwargs={"autocommit": True, "prepare_threshold": 1, "options": JIT_OFF},
+        kwargs=dict(API_CONNECTION),
     )
     cache = TemplateCache()
 
