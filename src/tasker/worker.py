@@ -83,7 +83,7 @@ def default_namespaces() -> list[str]:
     return sorted({t.namespace for t in load_bundled_templates()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaimedStep:
     msg_id: int
     task_uuid: str
@@ -125,15 +125,15 @@ class Worker:
                 conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
                 continue
             return ClaimedStep(
-                msg_id,
-                message["task_uuid"],
-                step_uuid,
-                message["step_name"],
-                attempt,
-                (inputs or {}).get("handler", "math"),
-                context,
-                parents or {},
-                more,
+                msg_id=msg_id,
+                task_uuid=message["task_uuid"],
+                step_uuid=step_uuid,
+                step_name=message["step_name"],
+                attempt=attempt,
+                handler=(inputs or {}).get("handler", "math"),
+                context=context,
+                parent_results=parents or {},
+                more=more,
             )
 
     def execute(self, step: ClaimedStep) -> dict[str, Any]:

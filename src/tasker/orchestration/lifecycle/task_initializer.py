@@ -29,7 +29,7 @@ class TemplateNotFound(LookupError):
         self.namespace, self.name, self.version = namespace, name, version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskRequest:
     namespace: str
     name: str
