@@ -61,7 +61,7 @@ _TASK_SQL = (
     "CROSS JOIN get_task_execution_context(t.task_uuid) c WHERE t.task_uuid = %s"
 )
 # The task filter on ws, not only inside the function: the planner guesses 1,000 rows for a function and would
-# hash-join them against a sequential scan of every step (25 ms on a 45,000-step table instead of 0.3 ms).
+# hash-join them against a sequential scan of every step (docs/findings/engine.md).
 _STEPS_SQL = (
     "SELECT r.workflow_step_uuid, r.name, r.current_state, r.attempts, ws.results "
     "FROM get_step_readiness_status(%(task)s) r "
@@ -73,7 +73,7 @@ _STEPS_SQL = (
 def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
     # One connection until concurrent requests need more (the pool grows on demand): sequential requests then reuse
     # the backend that ran the previous one instead of rotating through idle ones, and a backend idle for longer
-    # wakes slower on a VM (docs/engine.md, "This VM's wake-up cost"). Paced POSTs: 0.96x (8 alternating trials).
+    # wakes slower on a VM (docs/findings/engine.md, "This VM's wake-up cost").
     pool = AsyncConnectionPool(
         dsn,
         min_size=1,
@@ -171,8 +171,9 @@ def rejected(exc: psycopg.DataError) -> tuple[int, bytes]:
 
 class FastCreate:
     """ASGI wrapper answering POST /v1/tasks itself: the hot request skips FastAPI's middleware, routing and
-    request objects (about a third of the API's CPU per task). A body that fails validation is replayed to the
-    FastAPI route, so every error keeps FastAPI's exact 422; everything else goes to FastAPI untouched."""
+    request objects, a large share of the API's CPU per task (docs/findings/engine.md). A body that fails
+    validation is replayed to the FastAPI route, so every error keeps FastAPI's exact 422; everything else goes to
+    FastAPI untouched."""
 
     def __init__(self, app: FastAPI, create: Callable[[bytes], Awaitable[tuple[int, bytes]]]) -> None:
         self.app = app

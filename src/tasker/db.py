@@ -53,7 +53,7 @@ def connect(dsn: str, autocommit: bool = True, role: str = "tasker", durable: bo
     "Durability"); whatever a client is told (task created, task finished) still commits synchronously.
     Sequential scans are off: every engine statement reads a handful of rows through an index, and the queue tables
     churn (each message inserted then deleted), so their statistics say "empty" and a plan prepared on them
-    seq-scans a heap bloated with dead rows until autovacuum (seen: 0.2 ms per claim or pop instead of 0.03).
+    seq-scans a heap bloated with dead rows until autovacuum (docs/findings/engine.md).
     """
     options = SESSION_OPTIONS + ("" if durable else " -c synchronous_commit=off")
     return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name=role, options=options)

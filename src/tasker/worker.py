@@ -207,7 +207,7 @@ def listen(conn: psycopg.Connection, namespaces: list[str]) -> None:
 class Wakeups:
     """One LISTEN connection per worker process, waking one idle claim loop per notification.
 
-    With every loop LISTENing itself, each step NOTIFY woke all of them (8 with 2 processes x 4) and all but one
+    With every loop LISTENing itself, each step NOTIFY woke all of them (in every worker process) and all but one
     ran an empty claim: CPU on both sides on a CPU-bound machine. Here a notification wakes one loop; a loop whose
     claim saw more visible messages wakes the next one (fan-out runs in parallel). Loops also wake
     every poll interval (messages whose visibility timeout expired, missed notifications).

@@ -60,8 +60,8 @@ class ResolvedTemplate:
 
     @cached_property
     def literals(self) -> dict[str, str]:
-        """The template's constant parameters of _CREATE as PostgreSQL literals, rendered once per process: psycopg
-        adapting the same lists element by element on every request was ~20% of the API's CPU per task."""
+        """The template's constant parameters of _CREATE as PostgreSQL literals, rendered once per process instead of
+        psycopg adapting the same lists element by element on every request (docs/findings/engine.md)."""
         steps = self.template.steps
         position = {s.name: i for i, s in enumerate(steps, start=1)}
         edges = [(position[dep], position[s.name]) for s in steps for dep in s.depends_on]
@@ -155,8 +155,8 @@ async def _existing(conn: psycopg.AsyncConnection, idempotency_key: str) -> Init
 
 def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uuid.UUID, int, dict[str, Any]]:
     """(task uuid, step count, parameters of _CREATE) for a new task of a resolved template."""
-    # Time-ordered keys (sql/schema.sql says why), every one made here: the column default, tasker_uuid7() in SQL, made
-    # the statement 1.05x slower (1,400 interleaved executions each for linear and diamond tasks).
+    # Time-ordered keys (sql/schema.sql says why), every one made here: the column default, tasker_uuid7() in SQL,
+    # made the statement slower (docs/findings/engine.md).
     task_uuid = uuid7()
     step_count = len(resolved.template.steps)
     params = {
