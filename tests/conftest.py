@@ -4,19 +4,27 @@ migrated by the engine (a template built once, cloned with CREATE DATABASE ... T
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from baseline.services.postgres import EmbeddedPostgres, PostgresServer
-from tasker.db import connect
+from tasker.db import API_CONNECTION, connect
 from tasker.migrate import migrate
+from tasker.orchestration.lifecycle.task_initializer import (
+    InitializedTask,
+    TaskRequest,
+    TemplateCache,
+    initialize_task_async,
+)
 
 _counter = itertools.count()
 # Where this machine keeps its tools; every other BASELINE_* variable is a run setting that must not leak in.
@@ -133,3 +141,28 @@ def conn(clean_dsn: str) -> Iterator[psycopg.Connection]:
     """An engine connection (the engine's session settings) to the module's emptied database."""
     with connect(clean_dsn) as c:
         yield c
+
+
+@pytest.fixture
+def create_task() -> Iterator[Callable[..., InitializedTask]]:
+    """create_task(dsn, namespace, name, context, **request fields) -> the task, created by the API's own code:
+    task_initializer.initialize_task_async on an asyncio connection with the API's settings (one per database,
+    kept for the test, with one template cache each, as in an API process)."""
+    runner = asyncio.Runner()
+    sessions: dict[str, tuple[psycopg.AsyncConnection, TemplateCache]] = {}
+
+    async def create_async(dsn: str, request: TaskRequest) -> InitializedTask:
+        if dsn not in sessions:
+            sessions[dsn] = (await psycopg.AsyncConnection.connect(dsn, **API_CONNECTION), TemplateCache())
+        conn, cache = sessions[dsn]
+        return await initialize_task_async(conn, request, cache)
+
+    def create(dsn: str, namespace: str, name: str, context: dict[str, Any], **fields: Any) -> InitializedTask:
+        fields.setdefault("version", "1.0.0")
+        request = TaskRequest(namespace=namespace, name=name, context=context, **fields)
+        return runner.run(create_async(dsn, request))
+
+    yield create
+    for conn, _ in sessions.values():
+        runner.run(conn.close())
+    runner.close()

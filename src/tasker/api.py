@@ -19,11 +19,12 @@ import psycopg
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
-from tasker.db import JIT_OFF
+from tasker.db import API_CONNECTION
 from tasker.orchestration.lifecycle.task_initializer import (
     TaskRequest,
     TemplateCache,
@@ -53,14 +54,14 @@ class CreateTask(BaseModel):
 
 
 _TASK_SQL = (
-    "SELECT t.task_uuid, nt.name, ns.name, nt.version, c.status, c.execution_status, c.total_steps, "
+    "SELECT t.task_uuid, nt.name, ns.name AS namespace, nt.version, c.status, c.execution_status, c.total_steps, "
     "c.pending_steps, c.in_progress_steps, c.completed_steps, c.failed_steps, c.ready_steps, c.completion_percentage "
     "FROM tasks t JOIN named_tasks nt ON nt.named_task_uuid = t.named_task_uuid "
     "JOIN task_namespaces ns ON ns.task_namespace_uuid = nt.task_namespace_uuid "
     "CROSS JOIN get_task_execution_context(t.task_uuid) c WHERE t.task_uuid = %s"
 )
 # The task filter on ws, not only inside the function: the planner guesses 1,000 rows for a function and would
-# hash-join them against a sequential scan of every step (25 ms on a 45,000-step table instead of 0.3 ms).
+# hash-join them against a sequential scan of every step (docs/findings/engine.md).
 _STEPS_SQL = (
     "SELECT r.workflow_step_uuid, r.name, r.current_state, r.attempts, ws.results "
     "FROM get_step_readiness_status(%(task)s) r "
@@ -72,13 +73,13 @@ _STEPS_SQL = (
 def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
     # One connection until concurrent requests need more (the pool grows on demand): sequential requests then reuse
     # the backend that ran the previous one instead of rotating through idle ones, and a backend idle for longer
-    # wakes slower on a VM (docs/engine.md, "This VM's wake-up cost"). Paced POSTs: 0.96x (8 alternating trials).
+    # wakes slower on a VM (docs/findings/engine.md, "This VM's wake-up cost").
     pool = AsyncConnectionPool(
         dsn,
         min_size=1,
         max_size=pool_size,
         open=False,
-        kwargs={"autocommit": True, "prepare_threshold": 1, "options": JIT_OFF},
+        kwargs=dict(API_CONNECTION),
     )
     cache = TemplateCache()
 
@@ -94,25 +95,26 @@ def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
     app.state.pool = pool
 
     @app.exception_handler(psycopg.DataError)
-    def data_error(_: Request, exc: psycopg.DataError) -> JSONResponse:
-        return JSONResponse({"detail": f"a value was rejected by the database: {exc.diag.message_primary}"}, 422)
+    def data_error(_: Request, exc: psycopg.DataError) -> Response:
+        code, payload = rejected(exc)
+        return Response(payload, code, media_type="application/json")
 
     async def create(raw: bytes) -> tuple[int, bytes]:
         """Validate a POST /v1/tasks body and create the task: (status code, JSON body). Raises ValidationError for
         a malformed body and psycopg.DataError for values PostgreSQL refuses."""
         body = CreateTask.model_validate_json(raw)  # straight from the bytes, one pass
         task_request = TaskRequest(
-            body.namespace,
-            body.name,
-            body.version,
-            body.context,
-            body.initiator,
-            body.source_system,
-            body.reason,
-            body.tags,
-            body.correlation_id,
-            body.priority,
-            body.idempotency_key,
+            namespace=body.namespace,
+            name=body.name,
+            version=body.version,
+            context=body.context,
+            initiator=body.initiator,
+            source_system=body.source_system,
+            reason=body.reason,
+            tags=body.tags,
+            correlation_id=body.correlation_id,
+            priority=body.priority,
+            idempotency_key=body.idempotency_key,
         )
         try:
             async with pool.connection() as conn:
@@ -135,33 +137,15 @@ def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
 
     @app.get("/v1/tasks/{task_uuid}")
     async def get_task(task_uuid: Annotated[uuid.UUID, Path()]) -> JSONResponse:
-        async with pool.connection() as conn:
-            row = await (await conn.execute(_TASK_SQL, (task_uuid,))).fetchone()
-            if row is None:
+        """The task's columns and its steps', named as in the SELECTs."""
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            body = await (await cur.execute(_TASK_SQL, (task_uuid,))).fetchone()
+            if body is None:
                 return JSONResponse({"detail": f"no task {task_uuid}"}, 404)
-            steps = await (await conn.execute(_STEPS_SQL, {"task": task_uuid})).fetchall()
-        keys = [
-            "task_uuid",
-            "name",
-            "namespace",
-            "version",
-            "status",
-            "execution_status",
-            "total_steps",
-            "pending_steps",
-            "in_progress_steps",
-            "completed_steps",
-            "failed_steps",
-            "ready_steps",
-            "completion_percentage",
-        ]
-        body = dict(zip(keys, row, strict=True))
+            steps = await (await cur.execute(_STEPS_SQL, {"task": task_uuid})).fetchall()
         body["task_uuid"] = str(body["task_uuid"])
         body["completion_percentage"] = float(body["completion_percentage"])
-        body["steps"] = [
-            {"workflow_step_uuid": str(s[0]), "name": s[1], "current_state": s[2], "attempts": s[3], "results": s[4]}
-            for s in steps
-        ]
+        body["steps"] = [{**s, "workflow_step_uuid": str(s["workflow_step_uuid"])} for s in steps]
         return JSONResponse(body)
 
     @app.get("/health")
@@ -180,10 +164,16 @@ def create_app(dsn: str, pool_size: int = 4) -> FastCreate:
     return FastCreate(app, create)
 
 
+def rejected(exc: psycopg.DataError) -> tuple[int, bytes]:
+    """The reply to a value PostgreSQL refuses (e.g. a NUL character): 422 naming the database's reason."""
+    return 422, orjson.dumps({"detail": f"a value was rejected by the database: {exc.diag.message_primary}"})
+
+
 class FastCreate:
     """ASGI wrapper answering POST /v1/tasks itself: the hot request skips FastAPI's middleware, routing and
-    request objects (about a third of the API's CPU per task). A body that fails validation is replayed to the
-    FastAPI route, so every error keeps FastAPI's exact 422; everything else goes to FastAPI untouched."""
+    request objects, a large share of the API's CPU per task (docs/findings/engine.md). A body that fails
+    validation is replayed to the FastAPI route, so every error keeps FastAPI's exact 422; everything else goes to
+    FastAPI untouched."""
 
     def __init__(self, app: FastAPI, create: Callable[[bytes], Awaitable[tuple[int, bytes]]]) -> None:
         self.app = app
@@ -209,8 +199,7 @@ class FastCreate:
             await self.app(scope, _replay(raw), send)
             return
         except psycopg.DataError as exc:
-            code = 422
-            payload = orjson.dumps({"detail": f"a value was rejected by the database: {exc.diag.message_primary}"})
+            code, payload = rejected(exc)
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": code, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

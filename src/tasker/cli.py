@@ -26,7 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dsn", help=f"PostgreSQL URL (default: ${DSN_ENV})")
         return p
 
-    add("migrate", "apply the schema and register the bundled templates (idempotent)")
+    migrate = add("migrate", "create the schema (or keep it, at this version) and register the bundled templates")
+    migrate.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop a schema of another version first, with every task in it (the engine never upgrades in place)",
+    )
+    migrate.add_argument(
+        "--print-version", action="store_true", help="print the schema version (a hash of its SQL files) and exit"
+    )
     api = add("api", "serve the HTTP API")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
@@ -44,16 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from tasker.migrate import SchemaMismatch, load_schema, migrate
+
+    if args.print_version:
+        print(load_schema().version)
+        return 0
+    try:
+        done = migrate(resolve_dsn(args.dsn), rebuild=args.rebuild)
+    except SchemaMismatch as exc:
+        raise SystemExit(f"tasker migrate: {exc}") from None
+    what = {"created": "created", "rebuilt": "created in place of the previous one", "up to date": "already in place"}
+    print(f"schema {done.version[:12]} {what[done.action]}; templates registered")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    dsn = resolve_dsn(args.dsn)
     if args.command == "migrate":
-        from tasker.migrate import migrate
-
-        applied = migrate(dsn)
-        print(f"migrations applied: {', '.join(applied) if applied else 'none (up to date)'}; templates registered")
-        return 0
+        return _migrate(args)
+    dsn = resolve_dsn(args.dsn)
     _exit_on_sigterm()
     try:
         if args.command == "api":

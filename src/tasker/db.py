@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any, Final
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -12,6 +14,7 @@ COMPLETION_CHANNEL = "tasker_task_completed"
 DSN_ENV = "TASKER_DATABASE_URL"
 
 __all__ = [
+    "API_CONNECTION",
     "COMPLETION_CHANNEL",
     "DSN_ENV",
     "ORCHESTRATION_CHANNEL",
@@ -38,6 +41,9 @@ def resolve_dsn(dsn: str | None) -> str:
 # disabled sequential scan does (and large tables do): tens of ms on statements that run in well under one.
 JIT_OFF = "-c jit=off"
 SESSION_OPTIONS = f"-c enable_seqscan=off {JIT_OFF}"
+#: The API's pooled asyncio connections (keyword arguments of psycopg's connect): JIT off as everywhere, statements
+#: prepared from their first execution; sequential scans stay allowed there.
+API_CONNECTION: Final[Mapping[str, Any]] = {"autocommit": True, "prepare_threshold": 1, "options": JIT_OFF}
 
 
 def connect(dsn: str, autocommit: bool = True, role: str = "tasker", durable: bool = True) -> psycopg.Connection:
@@ -47,7 +53,7 @@ def connect(dsn: str, autocommit: bool = True, role: str = "tasker", durable: bo
     "Durability"); whatever a client is told (task created, task finished) still commits synchronously.
     Sequential scans are off: every engine statement reads a handful of rows through an index, and the queue tables
     churn (each message inserted then deleted), so their statistics say "empty" and a plan prepared on them
-    seq-scans a heap bloated with dead rows until autovacuum (seen: 0.2 ms per claim or pop instead of 0.03).
+    seq-scans a heap bloated with dead rows until autovacuum (docs/findings/engine.md).
     """
     options = SESSION_OPTIONS + ("" if durable else " -c synchronous_commit=off")
     return psycopg.connect(dsn, autocommit=autocommit, prepare_threshold=1, application_name=role, options=options)

@@ -33,7 +33,7 @@ def math_handler(call: StepCall) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise HandlerError(f"context.even_number must be an integer, got {value!r}")
         return value * value
-    values = list(call.parent_results.values())
+    values: list[int] = list(call.parent_results.values())
     for name, value in call.parent_results.items():
         if not isinstance(value, int) or isinstance(value, bool):
             raise HandlerError(f"parent '{name}' result must be an integer, got {value!r}")

@@ -1,14 +1,15 @@
-"""Task and step states (REFERENCE.md); a state is the most_recent transition row."""
+"""Task and step states of the tasker model (REFERENCE.md); a state is the most_recent transition row.
+
+docs/engine.md ("States") says which engine path sets each state; the model's others are set only from outside.
+"""
 
 from __future__ import annotations
 
 TASK_PENDING = "pending"
-TASK_STEPS_IN_PROCESS = "steps_in_process"
 TASK_WAITING_FOR_DEPENDENCIES = "waiting_for_dependencies"
 TASK_WAITING_FOR_RETRY = "waiting_for_retry"
 TASK_BLOCKED_BY_FAILURES = "blocked_by_failures"
 TASK_COMPLETE = "complete"
-TASK_ERROR = "error"
 
 TASK_STATES = frozenset(
     {
@@ -29,8 +30,6 @@ TASK_STATES = frozenset(
 TASK_TERMINAL_STATES = frozenset({"complete", "error", "blocked_by_failures", "cancelled", "resolved_manually"})
 
 STEP_PENDING = "pending"
-STEP_ENQUEUED = "enqueued"
-STEP_IN_PROGRESS = "in_progress"
 STEP_ENQUEUED_FOR_ORCHESTRATION = "enqueued_for_orchestration"
 STEP_ENQUEUED_AS_ERROR = "enqueued_as_error_for_orchestration"
 STEP_WAITING_FOR_RETRY = "waiting_for_retry"
@@ -51,5 +50,5 @@ STEP_STATES = frozenset(
         "resolved_manually",
     }
 )
-STEP_IN_FLIGHT_STATES = frozenset({"enqueued", "in_progress", "enqueued_for_orchestration", STEP_ENQUEUED_AS_ERROR})
-STEP_DONE_STATES = frozenset({"complete", "resolved_manually"})
+# A step whose result the orchestrator waits for.
+STEP_IN_FLIGHT_STATES = frozenset({"enqueued", "in_progress", STEP_ENQUEUED_FOR_ORCHESTRATION, STEP_ENQUEUED_AS_ERROR})

@@ -83,7 +83,7 @@ def default_namespaces() -> list[str]:
     return sorted({t.namespace for t in load_bundled_templates()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaimedStep:
     msg_id: int
     task_uuid: str
@@ -125,15 +125,15 @@ class Worker:
                 conn.execute("DELETE FROM step_queue_messages WHERE msg_id = %s", (msg_id,))
                 continue
             return ClaimedStep(
-                msg_id,
-                message["task_uuid"],
-                step_uuid,
-                message["step_name"],
-                attempt,
-                (inputs or {}).get("handler", "math"),
-                context,
-                parents or {},
-                more,
+                msg_id=msg_id,
+                task_uuid=message["task_uuid"],
+                step_uuid=step_uuid,
+                step_name=message["step_name"],
+                attempt=attempt,
+                handler=(inputs or {}).get("handler", "math"),
+                context=context,
+                parent_results=parents or {},
+                more=more,
             )
 
     def execute(self, step: ClaimedStep) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def listen(conn: psycopg.Connection, namespaces: list[str]) -> None:
 class Wakeups:
     """One LISTEN connection per worker process, waking one idle claim loop per notification.
 
-    With every loop LISTENing itself, each step NOTIFY woke all of them (8 with 2 processes x 4) and all but one
+    With every loop LISTENing itself, each step NOTIFY woke all of them (in every worker process) and all but one
     ran an empty claim: CPU on both sides on a CPU-bound machine. Here a notification wakes one loop; a loop whose
     claim saw more visible messages wakes the next one (fan-out runs in parallel). Loops also wake
     every poll interval (messages whose visibility timeout expired, missed notifications).

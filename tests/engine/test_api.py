@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 import requests
-
-from tasker.tools.stack import EngineStack
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +17,8 @@ LINEAR = {"namespace": "linear_workflow", "name": "mathematical_sequence", "vers
 
 
 @pytest.fixture(scope="module")
-def api(module_dsn: str) -> Iterator[str]:
-    with EngineStack(module_dsn, workers=0, orchestrator=False) as stack:
+def api(module_dsn: str, engine_stack: Any) -> Iterator[str]:
+    with engine_stack(module_dsn, workers=0, orchestrator=False) as stack:
         yield stack.api_url
 
 
@@ -120,11 +119,8 @@ def test_health(api: str) -> None:
     assert ready.status_code == 200 and ready.json() == {"status": "ok"}
 
 
-def test_ready_is_503_while_the_database_is_unreachable() -> None:
-    from tasker.tools.stack import free_port
-
-    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=1"
-    stack = EngineStack(dead, workers=0, orchestrator=False)
+def test_ready_is_503_while_the_database_is_unreachable(engine_stack: Any, dead_dsn: str) -> None:
+    stack = engine_stack(dead_dsn, workers=0, orchestrator=False)
     stack.spawn("api", "api", "--port", str(stack.api_port))
     try:
         deadline = time.monotonic() + 30

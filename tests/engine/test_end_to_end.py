@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 import requests
 
 from tasker.db import COMPLETION_CHANNEL
-from tasker.tools.stack import EngineStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -79,9 +79,9 @@ def results_of(api: str, task_uuid: str) -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("concurrency", [1, 4], ids=["one-loop", "four-loops-one-listener"])
 def test_all_four_workflows_complete_with_exact_results(
-    engine_dsn: str, listener: psycopg.Connection, concurrency: int
+    engine_dsn: str, listener: psycopg.Connection, concurrency: int, engine_stack: Any
 ) -> None:
-    with EngineStack(engine_dsn, workers=2, worker_concurrency=concurrency) as stack:
+    with engine_stack(engine_dsn, workers=2, worker_concurrency=concurrency) as stack:
         tasks = {
             create(stack.api_url, ns, name, {"even_number": 6}): (ns, name) for _ in range(3) for ns, name in EXPECTED
         }
@@ -98,8 +98,8 @@ def test_all_four_workflows_complete_with_exact_results(
         assert all(p.poll() is None for p in stack.processes.values()), "every process is still up"
 
 
-def test_killed_worker_loses_nothing(engine_dsn: str, listener: psycopg.Connection) -> None:
-    stack = EngineStack(engine_dsn, workers=1, visibility_timeout=2)
+def test_killed_worker_loses_nothing(engine_dsn: str, listener: psycopg.Connection, engine_stack: Any) -> None:
+    stack = engine_stack(engine_dsn, workers=1, visibility_timeout=2)
     with stack:
         context = {"even_number": 6, "_sleep_ms": {"linear_step_2": 1500}}
         task_uuid = create(stack.api_url, "linear_workflow", "mathematical_sequence", context)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tasker.db import ORCHESTRATION_CHANNEL, connect
-from tasker.orchestration.lifecycle.task_initializer import TaskRequest, TemplateCache, initialize_task
 from tasker.orchestration.orchestrator import Orchestrator
 
 pytestmark = pytest.mark.integration
@@ -22,12 +23,9 @@ WHERE st.to_state = 'enqueued'
 """
 
 
-def test_a_full_batch_polls_again_at_once(engine_dsn: str) -> None:
-    cache = TemplateCache()
-    with connect(engine_dsn) as conn:
-        for _ in range(TASKS):  # created before the orchestrator listens: only its poll can find them
-            request = TaskRequest("linear_workflow", "mathematical_sequence", "1.0.0", {"even_number": 6})
-            initialize_task(conn, request, cache)
+def test_a_full_batch_polls_again_at_once(engine_dsn: str, create_task: Callable[..., Any]) -> None:
+    for _ in range(TASKS):  # created before the orchestrator listens: only its poll can find them
+        create_task(engine_dsn, "linear_workflow", "mathematical_sequence", {"even_number": 6})
     orchestrator = Orchestrator(engine_dsn, poll_interval=60.0, batch_size=10)
     stop = threading.Event()
     thread = threading.Thread(target=orchestrator.run, args=(stop,), daemon=True)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from tasker.db import connect
 from tasker.migrate import register_template
-from tasker.orchestration.lifecycle.task_initializer import TaskRequest, initialize_task
 from tasker.templates import parse_template
 
 pytestmark = pytest.mark.integration
@@ -24,15 +26,24 @@ WORKFLOWS = {
 }
 
 
-def new_task(conn: psycopg.Connection, key: str, priority: int = 0) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
-    namespace, name = WORKFLOWS[key]
-    task = initialize_task(conn, TaskRequest(namespace, name, "1.0.0", {"even_number": 6}, priority=priority))
-    steps = conn.execute(
-        "SELECT ns.name, ws.workflow_step_uuid FROM workflow_steps ws "
-        "JOIN named_steps ns USING (named_step_uuid) WHERE ws.task_uuid = %s",
-        (task.task_uuid,),
-    ).fetchall()
-    return task.task_uuid, dict(steps)
+NewTask = Callable[..., tuple[uuid.UUID, dict[str, uuid.UUID]]]
+
+
+@pytest.fixture
+def new_task(clean_dsn: str, create_task: Callable[..., Any]) -> NewTask:
+    """new_task(conn, key, priority=0) -> (task uuid, {step name: step uuid}), created as the API creates tasks."""
+
+    def make(conn: psycopg.Connection, key: str, priority: int = 0) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+        namespace, name = WORKFLOWS[key]
+        task = create_task(clean_dsn, namespace, name, {"even_number": 6}, priority=priority)
+        steps = conn.execute(
+            "SELECT ns.name, ws.workflow_step_uuid FROM workflow_steps ws "
+            "JOIN named_steps ns USING (named_step_uuid) WHERE ws.task_uuid = %s",
+            (task.task_uuid,),
+        ).fetchall()
+        return task.task_uuid, dict(steps)
+
+    return make
 
 
 def set_step(conn: psycopg.Connection, step: uuid.UUID, state: str, **columns: object) -> None:
@@ -45,27 +56,26 @@ def set_task(conn: psycopg.Connection, task: uuid.UUID, state: str) -> None:
     conn.execute("SELECT tasker_transition_task(%s, %s)", (task, state))
 
 
-def readiness(conn: psycopg.Connection, task: uuid.UUID) -> dict[str, dict]:
-    cur = conn.execute("SELECT * FROM get_step_readiness_status(%s)", (task,))
-    cols = [d.name for d in cur.description]
-    return {row[cols.index("name")]: dict(zip(cols, row, strict=True)) for row in cur.fetchall()}
+def readiness(conn: psycopg.Connection, task: uuid.UUID) -> dict[str, dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {row["name"]: row for row in cur.execute("SELECT * FROM get_step_readiness_status(%s)", (task,))}
 
 
-def context(conn: psycopg.Connection, task: uuid.UUID) -> dict:
-    cur = conn.execute("SELECT * FROM get_task_execution_context(%s)", (task,))
-    row = cur.fetchone()
+def context(conn: psycopg.Connection, task: uuid.UUID) -> dict[str, Any]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM get_task_execution_context(%s)", (task,)).fetchone()
     assert row is not None
-    return dict(zip([d.name for d in cur.description], row, strict=True))
+    return row
 
 
-def now(conn: psycopg.Connection):
-    return conn.execute("SELECT now()").fetchone()[0]
+def now(conn: psycopg.Connection) -> datetime:
+    return conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
 
 
 # ------------------------------------------------------------------------------ get_step_readiness_status
 
 
-def test_fresh_task_only_roots_are_ready(conn: psycopg.Connection) -> None:
+def test_fresh_task_only_roots_are_ready(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, _ = new_task(conn, "diamond")
     r = readiness(conn, task)
     assert r["diamond_start"]["ready_for_execution"] and r["diamond_start"]["total_parents"] == 0
@@ -74,7 +84,7 @@ def test_fresh_task_only_roots_are_ready(conn: psycopg.Connection) -> None:
     assert all(row["current_state"] == "pending" and row["retry_eligible"] for row in r.values())
 
 
-def test_dependencies_satisfied_by_complete_or_resolved_manually(conn: psycopg.Connection) -> None:
+def test_dependencies_satisfied_by_complete_or_resolved_manually(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "diamond")
     for name in ("diamond_start", "diamond_branch_b"):
         set_step(conn, steps[name], "complete")
@@ -85,7 +95,7 @@ def test_dependencies_satisfied_by_complete_or_resolved_manually(conn: psycopg.C
     assert (end["completed_parents"], end["dependencies_satisfied"], end["ready_for_execution"]) == (2, True, True)
 
 
-def test_retry_backoff_not_elapsed_then_elapsed(conn: psycopg.Connection) -> None:
+def test_retry_backoff_not_elapsed_then_elapsed(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "linear")
     step = steps["linear_step_1"]
     t = now(conn)
@@ -98,14 +108,16 @@ def test_retry_backoff_not_elapsed_then_elapsed(conn: psycopg.Connection) -> Non
 
 
 @pytest.mark.parametrize(("attempts", "seconds"), [(1, 2), (2, 4), (5, 32), (6, 60), (20, 60)])
-def test_default_backoff_is_exponential_capped_at_60s(conn: psycopg.Connection, attempts: int, seconds: int) -> None:
+def test_default_backoff_is_exponential_capped_at_60s(
+    conn: psycopg.Connection, attempts: int, seconds: int, new_task: NewTask
+) -> None:
     task, steps = new_task(conn, "linear")
     t = now(conn)
     set_step(conn, steps["linear_step_1"], "waiting_for_retry", attempts=attempts, max_attempts=50, last_attempted_at=t)
     assert readiness(conn, task)["linear_step_1"]["next_retry_at"] == t + timedelta(seconds=seconds)
 
 
-def test_max_attempts_reached_or_not_retryable_is_not_eligible(conn: psycopg.Connection) -> None:
+def test_max_attempts_reached_or_not_retryable_is_not_eligible(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "diamond")
     set_step(conn, steps["diamond_start"], "complete")
     old = now(conn) - timedelta(hours=1)
@@ -117,7 +129,7 @@ def test_max_attempts_reached_or_not_retryable_is_not_eligible(conn: psycopg.Con
     assert (r["diamond_branch_b"]["attempts"], r["diamond_branch_b"]["max_attempts"]) == (3, 3)
 
 
-def test_in_process_step_is_not_ready_and_step_filter_applies(conn: psycopg.Connection) -> None:
+def test_in_process_step_is_not_ready_and_step_filter_applies(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "tree")
     conn.execute("UPDATE workflow_steps SET in_process = true WHERE workflow_step_uuid = %s", (steps["root"],))
     rows = conn.execute(
@@ -130,7 +142,7 @@ def test_in_process_step_is_not_ready_and_step_filter_applies(conn: psycopg.Conn
 # ------------------------------------------------------------------------------ get_task_execution_context
 
 
-def test_execution_context_follows_the_status_priority(conn: psycopg.Connection) -> None:
+def test_execution_context_follows_the_status_priority(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "diamond")
     c = context(conn, task)
     assert (c["execution_status"], c["ready_steps"], c["pending_steps"], c["total_steps"]) == (
@@ -166,7 +178,7 @@ def test_execution_context_follows_the_status_priority(conn: psycopg.Connection)
     )
 
 
-def test_blocked_by_failures_outranks_ready_steps(conn: psycopg.Connection) -> None:
+def test_blocked_by_failures_outranks_ready_steps(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "diamond")
     set_step(conn, steps["diamond_start"], "complete")
     set_step(conn, steps["diamond_branch_b"], "error", attempts=1, retryable=False)
@@ -174,7 +186,7 @@ def test_blocked_by_failures_outranks_ready_steps(conn: psycopg.Connection) -> N
     assert c["ready_steps"] == 1 and c["execution_status"] == "blocked_by_failures"
 
 
-def test_failed_but_retry_eligible_step_is_recovering(conn: psycopg.Connection) -> None:
+def test_failed_but_retry_eligible_step_is_recovering(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "linear")
     set_step(conn, steps["linear_step_1"], "error", attempts=1)
     c = context(conn, task)
@@ -182,7 +194,7 @@ def test_failed_but_retry_eligible_step_is_recovering(conn: psycopg.Connection) 
     assert c["execution_status"] != "blocked_by_failures"
 
 
-def test_all_complete(conn: psycopg.Connection) -> None:
+def test_all_complete(conn: psycopg.Connection, new_task: NewTask) -> None:
     task, steps = new_task(conn, "linear")
     for step in steps.values():
         set_step(conn, step, "complete")
@@ -203,7 +215,9 @@ def task_state(conn: psycopg.Connection, task: uuid.UUID) -> tuple[str, int]:
     ).fetchone()
 
 
-def test_cas_succeeds_from_the_current_state_and_fails_from_another(conn: psycopg.Connection) -> None:
+def test_cas_succeeds_from_the_current_state_and_fails_from_another(
+    conn: psycopg.Connection, new_task: NewTask
+) -> None:
     task, _ = new_task(conn, "linear")
     processor = uuid.uuid4()
     cas = "SELECT transition_task_state_atomic(%s, %s, %s, %s, %s)"
@@ -219,7 +233,7 @@ def test_cas_succeeds_from_the_current_state_and_fails_from_another(conn: psycop
     assert conn.execute(cas, (uuid.uuid4(), "pending", "complete", processor, "{}")).fetchone()[0] is False
 
 
-def test_concurrent_cas_only_one_wins(clean_dsn: str, conn: psycopg.Connection) -> None:
+def test_concurrent_cas_only_one_wins(clean_dsn: str, conn: psycopg.Connection, new_task: NewTask) -> None:
     task, _ = new_task(conn, "linear")
     cas = "SELECT transition_task_state_atomic(%s, 'pending', %s, NULL, '{}')"
     results: dict[str, bool] = {}
@@ -248,7 +262,7 @@ def ancestors(conn: psycopg.Connection, step: uuid.UUID) -> dict[str, int]:
     return dict(rows)
 
 
-def test_ancestors_with_shortest_distances(conn: psycopg.Connection) -> None:
+def test_ancestors_with_shortest_distances(conn: psycopg.Connection, new_task: NewTask) -> None:
     _, tree = new_task(conn, "tree")
     assert ancestors(conn, tree["join"]) == {
         "leaf_a": 1,
@@ -271,11 +285,11 @@ def test_ancestors_with_shortest_distances(conn: psycopg.Connection) -> None:
     }
 
 
-def test_deep_ancestry(conn: psycopg.Connection) -> None:
+def test_deep_ancestry(conn: psycopg.Connection, clean_dsn: str, create_task: Callable[..., Any]) -> None:
     depth = 40
     steps = [{"name": "deep_0"}] + [{"name": f"deep_{i}", "depends_on": [f"deep_{i - 1}"]} for i in range(1, depth)]
     register_template(conn, parse_template({"namespace": "deep", "name": "chain", "version": "1.0.0", "steps": steps}))
-    task = initialize_task(conn, TaskRequest("deep", "chain", "1.0.0", {"even_number": 2}))
+    task = create_task(clean_dsn, "deep", "chain", {"even_number": 2})
     last = conn.execute(
         "SELECT ws.workflow_step_uuid FROM workflow_steps ws JOIN named_steps n USING (named_step_uuid) "
         "WHERE ws.task_uuid = %s AND n.name = %s",
@@ -285,7 +299,7 @@ def test_deep_ancestry(conn: psycopg.Connection) -> None:
     assert found == {f"deep_{i}": depth - 1 - i for i in range(depth - 1)}
 
 
-def test_ancestors_carry_results_and_processed_flag(conn: psycopg.Connection) -> None:
+def test_ancestors_carry_results_and_processed_flag(conn: psycopg.Connection, new_task: NewTask) -> None:
     _, steps = new_task(conn, "linear")
     conn.execute(
         "UPDATE workflow_steps SET results = %s, processed = true WHERE workflow_step_uuid = %s",
@@ -308,7 +322,7 @@ def next_ready(conn: psycopg.Connection, limit: int = 10) -> list[tuple]:
     ).fetchall()
 
 
-def test_next_ready_tasks_filters_and_orders(conn: psycopg.Connection) -> None:
+def test_next_ready_tasks_filters_and_orders(conn: psycopg.Connection, new_task: NewTask) -> None:
     low, _ = new_task(conn, "linear", priority=0)
     high, _ = new_task(conn, "diamond", priority=5)
     running, _ = new_task(conn, "linear")
@@ -333,7 +347,7 @@ def test_next_ready_tasks_filters_and_orders(conn: psycopg.Connection) -> None:
     assert next_ready(conn, 0) == []
 
 
-def test_age_bonus_lifts_old_tasks(conn: psycopg.Connection) -> None:
+def test_age_bonus_lifts_old_tasks(conn: psycopg.Connection, new_task: NewTask) -> None:
     old, _ = new_task(conn, "linear", priority=0)
     young, _ = new_task(conn, "linear", priority=5)
     conn.execute("UPDATE tasks SET created_at = now() - interval '2 hours' WHERE task_uuid = %s", (old,))
@@ -342,7 +356,7 @@ def test_age_bonus_lifts_old_tasks(conn: psycopg.Connection) -> None:
     assert rows[0][1] == pytest.approx(10.0)
 
 
-def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection) -> None:
+def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection, new_task: NewTask) -> None:
     a, _ = new_task(conn, "linear", priority=1)
     b, _ = new_task(conn, "linear", priority=0)
     with connect(clean_dsn) as other, other.transaction():
@@ -351,12 +365,12 @@ def test_locked_tasks_are_skipped(clean_dsn: str, conn: psycopg.Connection) -> N
     assert [r[0] for r in next_ready(conn)] == [a, b]
 
 
-# ------------------------------------------------------------------------------ 0004: the cheaper readiness paths
+# ------------------------------------------------------------------------------ the cheaper readiness views
 
 
 def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn: str) -> None:
-    """tasker_step_ready (lazy dependency test), tasker_ready_steps (the ready rows as a filter) and
-    tasker_step_readiness (parent counts) agree on every step, and get_task_execution_context's and
+    """tasker_readiness_flags (lazy dependency test), tasker_ready_step_keys (the ready rows as a filter) and
+    tasker_readiness_report (parent counts) agree on every step, and get_task_execution_context's and
     get_next_ready_tasks' ready counts match the full view, over the harness's mixed-state dataset."""
     from baseline.targets.tasker.dataset import load_dataset
 
@@ -364,25 +378,25 @@ def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn:
     with connect(clean_dsn) as conn:
         conn.execute("UPDATE workflow_steps SET backoff_request_seconds = 0 WHERE backoff_request_seconds = 5")
         differ = conn.execute(
-            "SELECT count(*) FROM tasker_step_ready a JOIN tasker_step_readiness b USING (workflow_step_uuid) "
+            "SELECT count(*) FROM tasker_readiness_flags a JOIN tasker_readiness_report b USING (workflow_step_uuid) "
             "WHERE a.ready_for_execution IS DISTINCT FROM b.ready_for_execution "
             "   OR a.retry_eligible IS DISTINCT FROM b.retry_eligible OR a.current_state <> b.current_state"
         ).fetchone()
         assert differ == (0,)
         mixed = conn.execute(
             "SELECT count(*) FILTER (WHERE ready_for_execution), count(*) FILTER (WHERE NOT ready_for_execution "
-            "AND current_state = 'pending') FROM tasker_step_readiness"
+            "AND current_state = 'pending') FROM tasker_readiness_report"
         ).fetchone()
         assert mixed is not None and mixed[0] > 0 and mixed[1] > 0  # both outcomes are exercised
-        # 0009: the filter view get_next_ready_tasks counts through holds exactly the ready steps.
-        ready_rows = "SELECT workflow_step_uuid, task_uuid FROM tasker_step_readiness WHERE ready_for_execution"
-        filtered = "SELECT workflow_step_uuid, task_uuid FROM tasker_ready_steps"
+        # The filter view get_next_ready_tasks counts through holds exactly the ready steps.
+        ready_rows = "SELECT workflow_step_uuid, task_uuid FROM tasker_readiness_report WHERE ready_for_execution"
+        filtered = "SELECT workflow_step_uuid, task_uuid FROM tasker_ready_step_keys"
         mismatched = conn.execute(f"SELECT count(*) FROM (({ready_rows}) EXCEPT ({filtered})) a").fetchone()
         extra = conn.execute(f"SELECT count(*) FROM (({filtered}) EXCEPT ({ready_rows})) b").fetchone()
         assert (mismatched, extra) == ((0,), (0,))
         wrong = conn.execute(
             "SELECT count(*) FROM tasks t CROSS JOIN get_task_execution_context(t.task_uuid) c "
-            "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_step_readiness r "
+            "WHERE c.ready_steps <> (SELECT count(*) FROM tasker_readiness_report r "
             "                        WHERE r.task_uuid = t.task_uuid AND r.ready_for_execution)"
         ).fetchone()
         assert wrong == (0,)
@@ -391,6 +405,7 @@ def test_cheap_readiness_agrees_with_the_full_view_on_a_mixed_dataset(clean_dsn:
         assert len(rows) > 10
         for task_uuid, ready in rows:
             full = conn.execute(
-                "SELECT count(*) FROM tasker_step_readiness WHERE task_uuid = %s AND ready_for_execution", (task_uuid,)
+                "SELECT count(*) FROM tasker_readiness_report WHERE task_uuid = %s AND ready_for_execution",
+                (task_uuid,),
             ).fetchone()
             assert full == (ready,)

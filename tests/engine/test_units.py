@@ -1,12 +1,10 @@
-"""Pure logic: templates, handlers, result and finalization decisions."""
+"""Pure logic: templates and handlers (the hand-off rules are in test_rules.py, run against the SQL too)."""
 
 from __future__ import annotations
 
 import pytest
 
 from tasker.handlers import HandlerError, StepCall, math_handler, run_handler
-from tasker.orchestration.lifecycle.result_processor import decide_outcome
-from tasker.orchestration.lifecycle.task_finalizer import next_task_state
 from tasker.templates import TaskTemplate, TemplateError, load_bundled_templates, parse_template
 
 
@@ -91,37 +89,3 @@ def test_fault_injection_hook_fails_only_the_first_attempts() -> None:
 def test_unknown_handler_is_a_handler_error() -> None:
     with pytest.raises(HandlerError, match="no handler named 'zzz'"):
         run_handler("zzz", call({}))
-
-
-@pytest.mark.parametrize(
-    ("success", "state", "attempts", "max_attempts", "retryable", "expected"),
-    [
-        (True, "enqueued_for_orchestration", 1, 3, True, "complete"),
-        (False, "enqueued_as_error_for_orchestration", 1, 3, True, "waiting_for_retry"),
-        (False, "enqueued_as_error_for_orchestration", 3, 3, True, "error"),
-        (False, "enqueued_as_error_for_orchestration", 1, 3, False, "error"),
-        (True, "complete", 1, 3, True, None),
-        (True, "pending", 0, 3, True, None),
-    ],
-)
-def test_decide_outcome(
-    success: bool, state: str, attempts: int, max_attempts: int, retryable: bool, expected: str | None
-) -> None:
-    assert decide_outcome(success, state, attempts, max_attempts, retryable) == expected
-
-
-@pytest.mark.parametrize(
-    ("execution_status", "current", "retry_waiting", "expected"),
-    [
-        ("all_complete", "steps_in_process", False, "complete"),
-        ("blocked_by_failures", "steps_in_process", False, "blocked_by_failures"),
-        ("waiting_for_dependencies", "steps_in_process", True, "waiting_for_retry"),
-        ("waiting_for_dependencies", "steps_in_process", False, "waiting_for_dependencies"),
-        ("waiting_for_dependencies", "waiting_for_retry", True, None),
-        ("has_ready_steps", "pending", False, None),
-        ("processing", "steps_in_process", False, None),
-        ("all_complete", "complete", False, None),
-    ],
-)
-def test_next_task_state(execution_status: str, current: str, retry_waiting: bool, expected: str | None) -> None:
-    assert next_task_state(execution_status, current, retry_waiting) == expected

@@ -1,35 +1,34 @@
-"""task_initializer: task, steps, edges, initial transitions in one transaction, plus the orchestrator wake-up."""
+"""task_initializer, as the API runs it (initialize_task_async on an asyncio connection): task, steps, edges and
+initial transitions in one statement, plus the orchestrator wake-up."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
 
 from tasker.db import ORCHESTRATION_CHANNEL
-from tasker.orchestration.lifecycle.task_initializer import (
-    TaskRequest,
-    TemplateCache,
-    TemplateNotFound,
-    initialize_task,
-)
+from tasker.orchestration.lifecycle.task_initializer import TemplateNotFound
 from tasker.templates import load_bundled_templates
 
 pytestmark = pytest.mark.integration
 
 ROUNDS = 40  # before --lifecycle-scale
 
+CreateTask = Callable[..., Any]
 
-def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection, repeat: Callable[[int], int]) -> None:
+
+def test_every_template_initializes_its_whole_graph(
+    conn: psycopg.Connection, clean_dsn: str, create_task: CreateTask, repeat: Callable[[int], int]
+) -> None:
     rounds = repeat(ROUNDS)
-    cache = TemplateCache()
     created: dict[uuid.UUID, tuple[int, int]] = {}
     for _ in range(rounds):
         for template in load_bundled_templates():
-            request = TaskRequest(template.namespace, template.name, template.version, {"even_number": 6})
-            task = initialize_task(conn, request, cache)
+            task = create_task(clean_dsn, template.namespace, template.name, {"even_number": 6})
             assert task.created and task.status == "pending" and task.step_count == len(template.steps)
             created[task.task_uuid] = (len(template.steps), sum(len(s.depends_on) for s in template.steps))
     rows = conn.execute(
@@ -47,30 +46,33 @@ def test_every_template_initializes_its_whole_graph(conn: psycopg.Connection, re
         assert (steps, edges, pending, state) == (*created[task_uuid], created[task_uuid][0], "pending")
 
 
-def test_wakes_the_orchestrator(conn: psycopg.Connection, listen: Callable, new_task: Callable) -> None:
+def test_wakes_the_orchestrator(listen: Callable[[str], psycopg.Connection], new_task: Callable[..., Any]) -> None:
     listener = listen(ORCHESTRATION_CHANNEL)
     task_uuids = {str(new_task("diamond")) for _ in range(5)}
     payloads = {n.payload for n in listener.notifies(timeout=2, stop_after=5)}
     assert payloads == {f"task:{t}" for t in task_uuids}
 
 
-def test_idempotency_key_returns_the_existing_task(conn: psycopg.Connection) -> None:
-    request = TaskRequest("linear_workflow", "mathematical_sequence", "1.0.0", {"even_number": 6}, idempotency_key="k")
-    first = initialize_task(conn, request)
-    again = initialize_task(conn, request)
+def test_idempotency_key_returns_the_existing_task(
+    conn: psycopg.Connection, clean_dsn: str, create_task: CreateTask
+) -> None:
+    args = (clean_dsn, "linear_workflow", "mathematical_sequence", {"even_number": 6})
+    first = create_task(*args, idempotency_key="k")
+    again = create_task(*args, idempotency_key="k")
     assert (again.task_uuid, again.step_count, again.created) == (first.task_uuid, 4, False)
     assert conn.execute("SELECT count(*) FROM tasks").fetchone() == (1,)
 
 
-def test_unknown_template(conn: psycopg.Connection) -> None:
+def test_unknown_template(clean_dsn: str, create_task: CreateTask) -> None:
     with pytest.raises(TemplateNotFound, match=r"'linear_workflow/nope' version '1\.0\.0'"):
-        initialize_task(conn, TaskRequest("linear_workflow", "nope", "1.0.0", {}))
+        create_task(clean_dsn, "linear_workflow", "nope", {})
 
 
-def test_rejected_value_leaves_nothing_behind(conn: psycopg.Connection) -> None:
-    request = TaskRequest("tree_workflow", "hierarchical_tree", "1.0.0", {"even_number": 6}, reason="bad\x00")
+def test_rejected_value_leaves_nothing_behind(
+    conn: psycopg.Connection, clean_dsn: str, create_task: CreateTask
+) -> None:
     with pytest.raises(psycopg.DataError):
-        initialize_task(conn, request)
+        create_task(clean_dsn, "tree_workflow", "hierarchical_tree", {"even_number": 6}, reason="bad\x00")
     counts = conn.execute(
         "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM workflow_steps), "
         "(SELECT count(*) FROM task_transitions)"
@@ -78,12 +80,12 @@ def test_rejected_value_leaves_nothing_behind(conn: psycopg.Connection) -> None:
     assert counts == (0, 0, 0)
 
 
-def test_graph_matches_the_template_edge_by_edge(conn: psycopg.Connection) -> None:
+def test_graph_matches_the_template_edge_by_edge(
+    conn: psycopg.Connection, clean_dsn: str, create_task: CreateTask
+) -> None:
     """Edges (sent as positions in the steps array), per-step inputs, retry settings: exactly the template's."""
-    cache = TemplateCache()
     for template in load_bundled_templates():
-        request = TaskRequest(template.namespace, template.name, template.version, {"even_number": 6})
-        task = initialize_task(conn, request, cache)
+        task = create_task(clean_dsn, template.namespace, template.name, {"even_number": 6})
         edges = conn.execute(
             "SELECT pf.name, pt.name FROM workflow_step_edges e "
             "JOIN workflow_steps f ON f.workflow_step_uuid = e.from_step_uuid "
@@ -104,10 +106,10 @@ def test_graph_matches_the_template_edge_by_edge(conn: psycopg.Connection) -> No
         )
 
 
-def test_keys_are_time_ordered(conn: psycopg.Connection) -> None:
-    """Task, step and transition keys are UUIDv7 (0010): later rows sort after earlier ones in every key index."""
-    request = TaskRequest("diamond_workflow", "diamond_pattern", "1.0.0", {"even_number": 6})
-    tasks = [initialize_task(conn, request).task_uuid for _ in range(5)]
+def test_keys_are_time_ordered(conn: psycopg.Connection, new_task: Callable[..., Any]) -> None:
+    """Task, step and transition keys are UUIDv7 (sql/schema.sql): later rows sort after earlier ones in every key
+    index."""
+    tasks = [new_task("diamond") for _ in range(5)]
     assert [t.version for t in tasks] == [7] * 5 and tasks == sorted(tasks)
     rows = conn.execute(
         "SELECT ws.workflow_step_uuid, st.workflow_step_transition_uuid, tt.task_transition_uuid, "

@@ -13,7 +13,9 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 
@@ -21,6 +23,7 @@ from tasker.db import ORCHESTRATION_CHANNEL, connect
 from tasker.orchestration.lifecycle import result_processor, step_enqueuer
 
 log = logging.getLogger("tasker.orchestrator")
+T = TypeVar("T")
 
 
 @dataclass
@@ -88,7 +91,7 @@ class Orchestrator:
                 if time.monotonic() >= next_poll:
                     found = self._guard(conn, self.poll)
                     self._guard(conn, self.drain_results)
-                    backlog = isinstance(found, int) and found >= self.batch_size
+                    backlog = found is not None and found >= self.batch_size
                     next_poll = time.monotonic() + (0.0 if backlog else self.poll_interval)
                 timeout = max(0.0, min(next_poll - time.monotonic(), self.poll_interval))
                 for note in conn.notifies(timeout=timeout, stop_after=1):
@@ -97,12 +100,12 @@ class Orchestrator:
                     else:
                         results_due += 1
 
-    def _guard(self, conn: psycopg.Connection, fn: object, *args: object) -> object:
+    def _guard(self, conn: psycopg.Connection, fn: Callable[..., T], *args: object) -> T | None:
         """One bad task or message must not stop the loop; its transaction rolled back, the poll retries it.
 
         Returns what `fn` returned, or None when it failed."""
         try:
-            return fn(conn, *args)  # type: ignore[operator]
+            return fn(conn, *args)
         except psycopg.OperationalError:
             raise
         except Exception:

@@ -1,1 +1,2 @@
-"""Packaged migrations, applied in file-name order by `tasker migrate`."""
+"""The engine's current-state SQL: schema.sql (tables, indexes, defaults), one file per view under views/ and
+one per function under functions/, each file named after what it defines. `tasker migrate` applies them."""

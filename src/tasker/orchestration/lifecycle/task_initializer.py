@@ -1,13 +1,12 @@
-"""task_initializer: a task, its steps, edges and initial transitions in one transaction, then wake the orchestrator.
+"""task_initializer: a task, its steps, edges and initial transitions in one statement, then wake the orchestrator.
 
-Called by the API process itself so POST /v1/tasks can answer with the task uuid and step count. The whole graph
-and the NOTIFY are one statement: one round trip and one (synchronous) commit.
+Run by the API process itself (POST /v1/tasks, on its asyncio pool) so it can answer with the task uuid and step
+count. The whole graph and the NOTIFY are one statement: one round trip and one (synchronous) commit.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ class TemplateNotFound(LookupError):
         self.namespace, self.name, self.version = namespace, name, version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskRequest:
     namespace: str
     name: str
@@ -61,8 +60,8 @@ class ResolvedTemplate:
 
     @cached_property
     def literals(self) -> dict[str, str]:
-        """The template's constant parameters of _CREATE as PostgreSQL literals, rendered once per process: psycopg
-        adapting the same lists element by element on every request was ~20% of the API's CPU per task."""
+        """The template's constant parameters of _CREATE as PostgreSQL literals, rendered once per process instead of
+        psycopg adapting the same lists element by element on every request (docs/findings/engine.md)."""
         steps = self.template.steps
         position = {s.name: i for i, s in enumerate(steps, start=1)}
         edges = [(position[dep], position[s.name]) for s in steps for dep in s.depends_on]
@@ -81,20 +80,12 @@ def _array(items: Iterable[str]) -> str:
 
 
 class TemplateCache:
-    """Templates of one database, looked up once per process (they change only through `tasker migrate`)."""
+    """Templates of one database, looked up once per process (they change only through `tasker migrate`).
+
+    Used from the API's event loop only: a lookup that races another for the same key stores the same value."""
 
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str], ResolvedTemplate] = {}
-        self._lock = threading.Lock()
-
-    def resolve(self, conn: psycopg.Connection, namespace: str, name: str, version: str) -> ResolvedTemplate:
-        key = (namespace, name, version)
-        found = self._items.get(key)
-        if found is None:
-            found = load_template(conn, namespace, name, version)
-            with self._lock:
-                self._items[key] = found
-        return found
 
     async def resolve_async(
         self, conn: psycopg.AsyncConnection, namespace: str, name: str, version: str
@@ -109,8 +100,7 @@ class TemplateCache:
             template = TaskTemplate.from_json(row[1])
             cur = await conn.execute(_STEPS_SQL, ([s.name for s in template.steps],))
             found = ResolvedTemplate(row[0], template, {n: u for n, u in await cur.fetchall()})
-            with self._lock:
-                self._items[key] = found
+            self._items[key] = found
         return found
 
 
@@ -120,15 +110,6 @@ _TEMPLATE_SQL = (
     "WHERE ns.name = %s AND nt.name = %s AND nt.version = %s"
 )
 _STEPS_SQL = "SELECT name, named_step_uuid FROM named_steps WHERE name = ANY(%s)"
-
-
-def load_template(conn: psycopg.Connection, namespace: str, name: str, version: str) -> ResolvedTemplate:
-    row = conn.execute(_TEMPLATE_SQL, (namespace, name, version)).fetchone()
-    if row is None:
-        raise TemplateNotFound(namespace, name, version)
-    template = TaskTemplate.from_json(row[1])
-    step_rows = conn.execute(_STEPS_SQL, ([s.name for s in template.steps],)).fetchall()
-    return ResolvedTemplate(row[0], template, {n: u for n, u in step_rows})
 
 
 # The whole graph in one statement (one round trip, one commit); foreign keys are checked at its end.
@@ -166,12 +147,7 @@ _EXISTING = (
 )
 
 
-def _existing(conn: psycopg.Connection, idempotency_key: str) -> InitializedTask | None:
-    row = conn.execute(_EXISTING, (idempotency_key,)).fetchone()
-    return None if row is None else InitializedTask(row[0], int(row[1]), row[2], created=False)
-
-
-async def _existing_async(conn: psycopg.AsyncConnection, idempotency_key: str) -> InitializedTask | None:
+async def _existing(conn: psycopg.AsyncConnection, idempotency_key: str) -> InitializedTask | None:
     cur = await conn.execute(_EXISTING, (idempotency_key,))
     row = await cur.fetchone()
     return None if row is None else InitializedTask(row[0], int(row[1]), row[2], created=False)
@@ -179,8 +155,8 @@ async def _existing_async(conn: psycopg.AsyncConnection, idempotency_key: str) -
 
 def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uuid.UUID, int, dict[str, Any]]:
     """(task uuid, step count, parameters of _CREATE) for a new task of a resolved template."""
-    # Time-ordered keys (see 0010), every one made here: the column default, tasker_uuid7() in SQL, made the statement
-    # 1.05x slower (1,400 interleaved executions each for linear and diamond tasks).
+    # Time-ordered keys (sql/schema.sql says why), every one made here: the column default, tasker_uuid7() in SQL,
+    # made the statement slower (docs/findings/engine.md).
     task_uuid = uuid7()
     step_count = len(resolved.template.steps)
     params = {
@@ -206,35 +182,15 @@ def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uu
     return task_uuid, step_count, params
 
 
-def initialize_task(
-    conn: psycopg.Connection, request: TaskRequest, cache: TemplateCache | None = None
-) -> InitializedTask:
-    """Create the task (or return the one holding the idempotency key) and NOTIFY the orchestrator."""
-    resolved = (cache or TemplateCache()).resolve(conn, request.namespace, request.name, request.version)
-    if request.idempotency_key is not None:
-        existing = _existing(conn, request.idempotency_key)
-        if existing is not None:
-            return existing
-    task_uuid, step_count, params = _create_params(request, resolved)
-    try:
-        conn.execute(_CREATE, params)
-    except psycopg.errors.UniqueViolation:
-        if request.idempotency_key is None:
-            raise
-        existing = _existing(conn, request.idempotency_key)  # lost a race for the same key
-        if existing is None:
-            raise
-        return existing
-    return InitializedTask(task_uuid, step_count, TASK_PENDING, created=True)
-
-
 async def initialize_task_async(
     conn: psycopg.AsyncConnection, request: TaskRequest, cache: TemplateCache
 ) -> InitializedTask:
-    """initialize_task on an asyncio connection: the API's path, with no thread-pool hop per request."""
+    """Create the task (or return the one holding the idempotency key) and NOTIFY the orchestrator.
+
+    On an asyncio connection: the API serves requests on its event loop, with no thread-pool hop per request."""
     resolved = await cache.resolve_async(conn, request.namespace, request.name, request.version)
     if request.idempotency_key is not None:
-        existing = await _existing_async(conn, request.idempotency_key)
+        existing = await _existing(conn, request.idempotency_key)
         if existing is not None:
             return existing
     task_uuid, step_count, params = _create_params(request, resolved)
@@ -243,7 +199,7 @@ async def initialize_task_async(
     except psycopg.errors.UniqueViolation:
         if request.idempotency_key is None:
             raise
-        existing = await _existing_async(conn, request.idempotency_key)  # lost a race for the same key
+        existing = await _existing(conn, request.idempotency_key)  # lost a race for the same key
         if existing is None:
             raise
         return existing

@@ -1,27 +1,29 @@
-"""Start api, orchestrator and workers as real processes (`python -m tasker ...`) and stop them all.
-
-Used by the end-to-end tests and the latency tool; each process gets its own session so a stop never leaks
-children, and stop() always runs (context manager).
-"""
+"""Engine test fixtures: engine processes (EngineStack), extra databases, and databases built by the old migrations."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+import pytest
 import requests
 
+from baseline.services.postgres import EmbeddedPostgres, PostgresServer
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+#: The ten append-only migrations the current-state SQL replaced, as of 7276b09 (git show 7276b09:src/tasker/sql/...).
+OLD_MIGRATIONS = Path(__file__).parent / "fixtures" / "migrations_7276b09"
+
+_counter = itertools.count()
 
 
 def free_port() -> int:
@@ -30,8 +32,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
 @dataclass
 class EngineStack:
+    """api, orchestrator and workers as real processes (`python -m tasker ...`), each in its own session so a stop
+    never leaks children; a context manager, so stop() always runs."""
+
     dsn: str
     workers: int = 2
     worker_concurrency: int = 1
@@ -115,3 +125,53 @@ class EngineStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@pytest.fixture(scope="session")
+def engine_stack() -> type[EngineStack]:
+    """The EngineStack class (test modules cannot import this conftest)."""
+    return EngineStack
+
+
+@pytest.fixture
+def dead_dsn() -> str:
+    """A DSN nobody answers on."""
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=1"
+
+
+@pytest.fixture
+def make_database(pg_cluster: EmbeddedPostgres | PostgresServer) -> Iterator[Callable[[], str]]:
+    """make_database() -> the DSN of another empty database, dropped when the test ends."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"engine_extra_{next(_counter)}"
+        made.append(name)
+        return pg_cluster.create_database(name)
+
+    yield make
+    for name in made:
+        pg_cluster.drop_database(name)
+
+
+def _apply_old_migrations(dsn: str) -> list[str]:
+    """What `tasker migrate` did at 7276b09: each file once, in name order, in its own transaction, recorded in
+    tasker_schema_version. Returns the versions (file names without .sql)."""
+    versions = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS tasker_schema_version ("
+            " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for path in sorted(OLD_MIGRATIONS.glob("*.sql")):
+            with conn.transaction():
+                conn.execute(path.read_text())
+                conn.execute("INSERT INTO tasker_schema_version (version) VALUES (%s)", (path.stem,))
+            versions.append(path.stem)
+    return versions
+
+
+@pytest.fixture
+def apply_old_migrations() -> Callable[[str], list[str]]:
+    """apply_old_migrations(dsn) -> versions: the schema as the ten old migrations built it."""
+    return _apply_old_migrations

@@ -1,1 +1,0 @@
-"""Developer tools: process launcher and latency measurement."""
