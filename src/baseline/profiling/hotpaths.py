@@ -78,6 +78,12 @@ def _matches(frame: str, patterns: Sequence[str]) -> bool:
     return any(p in low for p in patterns)
 
 
+def _stem(path: str) -> str:
+    """`tasker/orchestration/lifecycle/step_enqueuer.py` -> `step_enqueuer`: a module is named by its file's stem,
+    so a test module (test_step_enqueuer.py) never counts as the module it tests."""
+    return path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
 def _function(frame: str) -> str:
     """Unqualified, lower-case function name: py-spy on 3.11+ writes `EpollSelector.select`."""
     return split_frame(frame)[0].strip().rsplit(".", 1)[-1].lower()
@@ -102,7 +108,7 @@ class FrameFacts:
         self._cache: dict[str, tuple[bool, bool, bool, tuple[str, ...]]] = {}
 
     def __call__(self, frame: str) -> tuple[bool, bool, bool, tuple[str, ...]]:
-        """(blocked-on-notify, database, message passing, lifecycle modules whose name is in the frame's file)."""
+        """(blocked-on-notify, database, message passing, lifecycle modules whose name is the frame's file stem)."""
         facts = self._cache.get(frame)
         if facts is None:
             low = frame.lower()
@@ -111,7 +117,7 @@ class FrameFacts:
                 any(p in low for p in IDLE_PATTERNS),
                 any(p in low for p in DATABASE_PATTERNS),
                 any(p in low for p in self._mp),
-                tuple(m for m in self._modules if m in path),
+                tuple(m for m in self._modules if _stem(path) == m),
             )
         return facts
 
@@ -170,10 +176,10 @@ def _ranked(
     counts: Mapping[str, int], total: int, top: int, idle_counts: Mapping[str, int] | None = None
 ) -> list[dict[str, Any]]:
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    rows = [{"frame": f, "samples": n, "share": _share(n, total)} for f, n in ranked]
+    rows: list[dict[str, Any]] = [{"frame": f, "samples": n, "share": _share(n, total)} for f, n in ranked]
     if idle_counts is not None:  # a leaf whose samples are all idle waits is not a hot function
         for row in rows:
-            row["idle"] = idle_counts.get(row["frame"], 0) == row["samples"]
+            row["idle"] = idle_counts.get(str(row["frame"]), 0) == row["samples"]
     return rows
 
 
@@ -188,7 +194,8 @@ def analyze(
 ) -> dict[str, Any]:
     """Hot-path analysis of one profile (see the module docstring for what the shares mean).
 
-    `modules` are name fragments of source files (a target's lifecycle modules) whose inclusive shares are reported.
+    `modules` are a target's lifecycle modules, each named by its source file's stem; their inclusive shares are
+    reported.
     `frames_over_threshold` lists frames whose SELF share is at least `threshold` (the plan's "functions over
     5% each"), leaving out leaves that only ever wait idle; inclusive shares of outer frames such as `<module>`
     are near 100% and say nothing. Rows of `top_self` carry `idle: True` for such waits.

@@ -71,7 +71,7 @@ class Workload(Protocol):
     task_init_workflows: Sequence[str]
     #: Case ids for the console's headline table, most telling first.
     key_cases: Sequence[str]
-    #: Name fragments of the source files whose profile shares the lifecycle gate watches.
+    #: Source file stems (`step_enqueuer` for .../step_enqueuer.py) whose profile shares the lifecycle gate watches.
     lifecycle_modules: Sequence[str]
     #: Id of the SQL case the bench also times in a bare loop, to state the harness's own overhead.
     calibration_case: str

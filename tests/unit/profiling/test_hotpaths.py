@@ -32,6 +32,14 @@ def test_no_module_shares_unless_a_target_names_its_modules() -> None:
     assert hotpaths.analyze(STACKS)["modules"] == {}
 
 
+def test_a_module_is_its_file_stem_so_its_test_module_does_not_count() -> None:
+    stacks = {
+        "run (tests/lifecycle/test_step_enqueuer.py);start_task (tasker/orchestration/lifecycle/step_enqueuer.py)": 30,
+        "run (tests/lifecycle/test_step_enqueuer.py);helper (tests/lifecycle/conftest.py)": 70,
+    }
+    assert hotpaths.analyze(stacks, modules=("step_enqueuer",))["modules"]["step_enqueuer"]["share"] == 0.3
+
+
 def _shares(rows: list[dict]) -> dict[str, float]:
     return {r["frame"]: r["share"] for r in rows}
 
