@@ -281,7 +281,7 @@ def _gate(name: str, passed: bool, detail: str, *, hard: bool, evaluated: bool =
 
 def _significantly_above(entry: Mapping[str, Any], limit: float) -> bool:
     """The point ratio is over the limit and the CI says head is slower at all (excludes 1)."""
-    return entry["ratio"] > limit and entry["ci"][0] > 1.0
+    return bool(entry["ratio"] > limit and entry["ci"][0] > 1.0)
 
 
 def _fmt(entry: Mapping[str, Any]) -> str:

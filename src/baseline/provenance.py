@@ -7,17 +7,15 @@ difference is then partly the measurement's) from two measured alike.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import sys
+import importlib.util
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-import baseline.benches
 from baseline.targets.contract import Target
 
-#: Modules outside baseline.benches whose code sits inside the timed region.
-_MEASURING_MODULES = ("baseline.measure",)
+#: What measures: the benches, and the sampler whose code sits inside every timed region.
+_MEASURING_CODE = ("baseline.benches", "baseline.measure")
 
 
 def digest_files(paths: Iterable[Path], root: Path) -> str:
@@ -27,22 +25,26 @@ def digest_files(paths: Iterable[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def _package_files(module_name: str) -> tuple[Path, list[Path]]:
-    module = importlib.import_module(module_name)
-    top = module_name.split(".")[0]
-    root = Path(next(iter(importlib.import_module(top).__path__))).parent
-    file = Path(module.__file__ or "")
-    if file.name == "__init__.py":
-        return root, sorted(file.parent.rglob("*.py"))
-    return root, [file]
+def _source_files(module_name: str) -> tuple[Path, list[Path]]:
+    """The root its paths are relative to (the folder above the top-level package), and the module's files: every
+    .py of a package, or the module's one file. Found without importing anything."""
+    spec = importlib.util.find_spec(module_name)
+    top = importlib.util.find_spec(module_name.split(".")[0])
+    if spec is None or spec.origin is None or top is None or top.origin is None:
+        return Path("/"), []
+    root = Path(top.origin).parent.parent
+    origin = Path(spec.origin)
+    return root, sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
 
 
 @cache
 def bench_digest() -> str:
-    """sha256 over baseline/benches/**.py and the sampler: what measures, not what reports."""
-    root, files = _package_files(baseline.benches.__name__)
-    for name in _MEASURING_MODULES:
-        files += _package_files(name)[1]
+    """sha256 over the benches and the sampler: what measures, not what reports."""
+    files: list[Path] = []
+    root = Path("/")
+    for name in _MEASURING_CODE:
+        root, found = _source_files(name)
+        files += found
     return digest_files(files, root)
 
 
@@ -50,9 +52,7 @@ def workload_digest(target: Target) -> str:
     """sha256 over every Python file of the package that defines the target's workload."""
     module_name = type(target.workload).__module__
     package = module_name.rpartition(".")[0] or module_name
-    if package not in sys.modules:
-        importlib.import_module(package)
-    root, files = _package_files(package)
+    root, files = _source_files(package)
     return digest_files(files, root)
 
 

@@ -31,7 +31,7 @@ def redact_dsn(dsn: str | None) -> str | None:
             netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"
         query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "password"])
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    pairs = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", text))
+    pairs: dict[str, str] = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", text))
     if not pairs:
         return "<unparsable dsn>"
     user = pairs.get("user", "").strip("'")

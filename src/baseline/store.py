@@ -134,8 +134,8 @@ def label_lock(config: Config) -> Iterator[Path]:
             fd, depth = _held[key]
             _held[key] = (fd, depth - 1)
         return
-    fd = pidlock.acquire(lock_path)
-    if fd is None:
+    acquired = pidlock.acquire(lock_path)
+    if acquired is None:
         holder = pidlock.holder(lock_path)
         if _inherited(lock_path, holder):
             yield label_dir
@@ -146,7 +146,7 @@ def label_lock(config: Config) -> Iterator[Path]:
         )
     previous_env = os.environ.get(LOCK_ENV)
     os.environ[LOCK_ENV] = f"{lock_path}:{os.getpid()}"
-    _held[key] = (fd, 1)
+    _held[key] = (acquired, 1)
     try:
         yield label_dir
     finally:
@@ -155,7 +155,7 @@ def label_lock(config: Config) -> Iterator[Path]:
             os.environ.pop(LOCK_ENV, None)
         else:
             os.environ[LOCK_ENV] = previous_env
-        pidlock.release(fd)
+        pidlock.release(acquired)
 
 
 # ---------------------------------------------------------------------------------------------- results

@@ -73,7 +73,7 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
                 response = client.post_json("/v1/tasks", payload)
                 if response.status_code != 201:
                     raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
-                task_uuid = response.json()["task_uuid"]
+                task_uuid = str(response.json()["task_uuid"])
                 wait_completion(task_uuid, started)
                 return task_uuid
 

@@ -141,12 +141,10 @@ def _measure_statement(conn: psycopg.Connection[Any], st: SqlStatement, sampler:
             cur.execute(st.sql, st.params)
             return cur.fetchall()
 
-        result = sampler.run(
-            st.id,
-            lambda _: op(),
-            setup=lambda: conn.execute("BEGIN"),
-            check=lambda _: conn.execute("ROLLBACK"),
-        )
+        def rollback(_: Any) -> None:
+            conn.execute("ROLLBACK")
+
+        result = sampler.run(st.id, lambda _: op(), setup=lambda: conn.execute("BEGIN"), check=rollback)
         return case_from(result, meta)
     if st.cycle:
         return _measure_cycle(cur, st, sampler, meta)

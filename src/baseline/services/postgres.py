@@ -59,7 +59,7 @@ def find_bindir() -> Path:
     )
     candidates.extend(Path(p) for p in versioned)
     try:
-        import pgserver  # type: ignore[import-not-found]
+        import pgserver
 
         candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
     except ImportError:
@@ -138,16 +138,17 @@ class EmbeddedPostgres:
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         user = _service_user()
-        kwargs: dict[str, object] = {}
-        if user is not None:
-            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        if user is None:
+            return subprocess.run(args, capture_output=True, text=True, check=check, cwd=self.workdir)
         return subprocess.run(
             args,
             capture_output=True,
             text=True,
             check=check,
             cwd=self.workdir,
-            **kwargs,  # type: ignore[arg-type]
+            user=user.pw_uid,
+            group=user.pw_gid,
+            extra_groups=[],
         )
 
     def _chown(self) -> None:

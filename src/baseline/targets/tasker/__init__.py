@@ -8,7 +8,6 @@ group `baseline.targets`, as any user's own target would be.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import subprocess
 import sys
@@ -54,8 +53,9 @@ class TaskerTarget:
         return processes.process_roles(dsn, api_port, workers, worker_concurrency)
 
     def load_dataset(self, dsn: str, scale: int, seed: int) -> dict[str, Any]:
-        dataset = importlib.import_module("baseline.targets.tasker.dataset")
-        return dataset.load_dataset(dsn, scale, seed)
+        from baseline.targets.tasker.dataset import load_dataset  # the dataset's plan is big: loaded when needed
+
+        return load_dataset(dsn, scale, seed)
 
     def lifecycle_test_command(self, quick: bool = False) -> list[str]:
         """pytest over tests/lifecycle; quick runs a quarter of the tests' repetitions (same code paths, less mass).

@@ -254,7 +254,7 @@ def _registered_names(conn: psycopg.Connection) -> tuple[dict[str, uuid.UUID], d
                 "run `tasker migrate --dsn ...` on this database first"
             )
         tasks[key] = found
-    step_rows = dict(conn.execute("SELECT name, named_step_uuid FROM named_steps").fetchall())
+    step_rows: dict[str, uuid.UUID] = dict(conn.execute("SELECT name, named_step_uuid FROM named_steps").fetchall())
     wanted = {name for spec in WORKFLOWS.values() for name in spec.step_names}
     missing = sorted(wanted - set(step_rows))
     if missing:
