@@ -19,6 +19,17 @@ from rich.text import Text
 from baseline.pipeline.eta import CaseClock, PhaseClock, fmt_duration, remaining_s
 
 
+def compact_ids(ids: Sequence[str]) -> str:
+    """Cases measured in turn, on one line: `e2e/reference/{linear,diamond}` for ids that share all but their end."""
+    if len(ids) < 2:
+        return "".join(ids)
+    heads = {case_id.rpartition("/")[0] for case_id in ids}
+    if len(heads) != 1:
+        return " + ".join(ids)
+    head = heads.pop()
+    return f"{head}/{{{','.join(case_id.rpartition('/')[2] for case_id in ids)}}}"
+
+
 class PipelineDisplay:
     """Fed by the pipeline (steps starting and ending) and by the phase processes' progress events."""
 
@@ -122,7 +133,7 @@ class PipelineDisplay:
             if phase is not None and phase.case is not None:
                 case = phase.case
                 of = f"/{phase.cases_total}" if phase.cases_total else ""
-                case_text = f"  case {phase.case_number}{of}  {' + '.join(case.ids)}  {case.done}/{case.total}"
+                case_text = f"  case {phase.case_number}{of}  {compact_ids(case.ids)}  {case.done}/{case.total}"
                 bar = ProgressBar(total=max(case.total, 1), completed=case.done, width=40)
             timing = Text(
                 f"  elapsed {fmt_duration(now - self.started)}  ETA {fmt_duration(self.eta_s())}", style="dim"
