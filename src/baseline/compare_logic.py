@@ -134,7 +134,7 @@ def host_drift(cases: Sequence[Mapping[str, Any]]) -> list[str]:
 
     They run no engine code, so a move means the machine (or the harness) changed speed between the two baselines,
     and the same factor sits inside every other latency ratio of the comparison: on a shared VM the wake-up cost
-    alone can change E2E by a third within an hour (docs/engine.md).
+    alone can change E2E by a third within an hour (docs/findings/engine.md).
     """
     lines = []
     for case in cases:

@@ -21,13 +21,12 @@ from baseline.measure import Operation, Sampler, SampleResult
 from baseline.targets.contract import Workload
 
 # Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order), the workflows taken in turn within
-# a block. Many short pairs: the host's speed drifts within seconds, and closer samples share more of it. On 6000-task
-# series of linear latencies (docs/architecture.md), the spread of an A/A estimate was about half that of 10 rounds
-# of 10 tasks per workflow taken workflow after workflow, for the same number of tasks.
+# a block. Many short pairs: the host's speed drifts within seconds, and closer samples share more of it (the design
+# search is in docs/findings/harness.md).
 PROFILED_ROUNDS = 20
 PROFILED_ROUNDS_QUICK = 1  # a smoke test: one unprofiled block, then one profiled
 # Untimed cycles (one task per workflow) at the start of every block: a profiled block always follows a py-spy attach
-# (50-200 ms with the services idle, and idle services come back slower), an unprofiled block only sometimes a detach,
+# (a gap with the services idle, and idle services come back slower), an unprofiled block only sometimes a detach,
 # so without them the gap's cost would fall mostly on the profiled arm.
 BLOCK_LEAD_IN_CYCLES = 2
 COMPLETION_TIMEOUT_S = 30.0

@@ -1,18 +1,9 @@
 """The benches' HTTP client: one keep-alive connection, each request written in one piece, responses parsed by
 httptools (llhttp, the parser uvicorn itself uses).
 
-The timed region is meant to hold the operation, not the client. A client library's own CPU is inside every sample,
-and on the 2-core development VM it is large, because each paced request starts on caches gone cold while the bench
-waited for the previous task. Client CPU and p50 per paced POST /v1/tasks, 300 interleaved triples on one stack:
-
-| client | client CPU | POST p50 |
-|---|---:|---:|
-| urllib3 2.x (requests' transport) | 1032 us | 4.08 ms |
-| http.client (it parses headers with the email package) | 544 us | 3.37 ms (0.83x) |
-| this module | 205 us | 2.94 ms (0.72x) |
-
-requests.Session costs more again: its per-call preparation alone was 1.8 ms of a 4.8 ms POST. No maintained Python
-client has a lean keep-alive path, so the framing is written here; parsing is left to httptools. Requests also go
+The timed region is meant to hold the operation, not the client: a client library's own CPU is inside every sample,
+and urllib3, http.client and requests all spend several times this module's CPU per request (docs/findings/harness.md).
+No maintained Python client has a lean keep-alive path, so the framing is written here; parsing is left to httptools. Requests also go
 out as one segment (urllib3 and http.client write headers and body apart, and the server may wake twice).
 Proxy and netrc settings of the environment play no part either: a bench talks to its own stack.
 """

@@ -8,7 +8,7 @@ Sampler and in a bare psycopg loop on the same connection, interleaved in chunks
 hits both alike; `extra.calibration.ratio` (harness p50 / bare p50) is the harness's own overhead. And `SELECT 1`
 after 15 ms idle (`sql/calibrate/select_1_after_idle`): the host's cost of waking up, `extra.calibration.wake_up_ratio`.
 And a fixed server-side CPU loop (`sql/calibrate/cpu_loop`): the host's CPU speed, which moves on a shared VM while
-round trips may not (a quick A/A pair four minutes apart: SQL functions 1.2-1.7x slower, SELECT 1 within noise).
+round trips may not (docs/findings/harness.md).
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ def _select_1_after_idle(select_1: Callable[[], Any], sampler: Sampler) -> dict[
     """SELECT 1 after client and backend sat idle for IDLE_BEFORE_S (untimed): what waking up costs on this host.
 
     Every hand-off of a workflow engine wakes a process that has just waited for another. On a VM whose idle vCPUs
-    halt, that costs hundreds of microseconds per wake-up (docs/engine.md, "This VM's wake-up cost"), so next to
+    halt, that costs hundreds of microseconds per wake-up (docs/findings/engine.md, "This VM's wake-up cost"), so next to
     sql/calibrate/select_1 this case tells how much of the E2E and POST figures is the host rather than the code.
     """
     chunk = Sampler(

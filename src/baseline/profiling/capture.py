@@ -409,8 +409,7 @@ def profile_windows(
     very process (whose children may be the services, profiled on their own); following costs py-spy CPU (a
     process-tree scan per sample), which a 2-core machine takes from the services.
     Files: `out_dir/<prefix><role>.folded` + views + `.capture.json` (pid, rate, windows, samples, seconds, notes).
-    `nonblocking` (default) samples without pausing the services: measured here in alternating blocks of linear
-    tasks, E2E p50 under profiling was 1.08/1.12/0.98x the unprofiled p50 with it and 1.13/1.22/1.07x with pausing.
+    `nonblocking` (default) samples without pausing the services, which costs them less (docs/findings/harness.md).
     A role that exits mid-window keeps what was sampled, is named in `notes` and left out of later windows.
     `modules`: the target's lifecycle module names, whose shares the hot-path views report.
     No pids (external services): nothing is attached and the result says so.

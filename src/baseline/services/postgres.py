@@ -184,7 +184,7 @@ class EmbeddedPostgres:
         if self._stat_statements_available():
             opts["shared_preload_libraries"] = "pg_stat_statements"
             # Top-level statements only (the default): the SQL bench reads top-level calls, and tracking every
-            # statement nested in the engine's functions cost the E2E chain ~6% (linear p50 18.0 vs 19.4 ms).
+            # statement nested in the engine's functions slows the E2E chain (docs/findings/harness.md).
             opts["pg_stat_statements.track"] = "top"
         opts.update(self.settings)
         return opts

@@ -60,8 +60,8 @@ class TaskerTarget:
     def lifecycle_test_command(self, quick: bool = False) -> list[str]:
         """pytest over tests/lifecycle; quick runs a quarter of the tests' repetitions (same code paths, less mass).
 
-        `--assert=plain`: pytest's assertion rewriting of the test modules was ~10% of the profile's samples whenever
-        its cache could not be used (a fresh clone, or PYTHONDONTWRITEBYTECODE set, as on the development VM).
+        `--assert=plain`: pytest's assertion rewriting of the test modules would otherwise be a part of the profile
+        whenever its cache cannot be used (a fresh clone, or PYTHONDONTWRITEBYTECODE set; docs/findings/harness.md).
         """
         command = [sys.executable, "-m", "pytest", "tests/lifecycle", "-q", "-p", "no:cacheprovider", "--assert=plain"]
         return [*command, "--lifecycle-scale", "0.25"] if quick else command
