@@ -3,8 +3,9 @@ httptools (llhttp, the parser uvicorn itself uses).
 
 The timed region is meant to hold the operation, not the client: a client library's own CPU is inside every sample,
 and urllib3, http.client and requests all spend several times this module's CPU per request (docs/findings/harness.md).
-No maintained Python client has a lean keep-alive path, so the framing is written here; parsing is left to httptools. Requests also go
-out as one segment (urllib3 and http.client write headers and body apart, and the server may wake twice).
+No maintained Python client has a lean keep-alive path, so the framing is written here; parsing is left to
+httptools. Requests also go out as one segment (urllib3 and http.client write headers and body apart, and the
+server may wake twice).
 Proxy and netrc settings of the environment play no part either: a bench talks to its own stack.
 """
 

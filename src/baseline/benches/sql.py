@@ -287,8 +287,8 @@ def _select_1_after_idle(select_1: Callable[[], Any], sampler: Sampler) -> dict[
     """SELECT 1 after client and backend sat idle for IDLE_BEFORE_S (untimed): what waking up costs on this host.
 
     Every hand-off of a workflow engine wakes a process that has just waited for another. On a VM whose idle vCPUs
-    halt, that costs hundreds of microseconds per wake-up (docs/findings/engine.md, "This VM's wake-up cost"), so next to
-    sql/calibrate/select_1 this case tells how much of the E2E and POST figures is the host rather than the code.
+    halt, that costs hundreds of microseconds per wake-up (docs/findings/engine.md, "This VM's wake-up cost"), so
+    next to sql/calibrate/select_1 this case tells how much of the E2E and POST figures is the host, not the code.
     """
     chunk = Sampler(
         samples=max(1, min(sampler.samples // 2, IDLE_SAMPLES)),  # each sample waits 15 ms: half the count will do
