@@ -23,6 +23,7 @@ from baseline.phases import BENCH_NAMES
 from baseline.redaction import redact_dsn
 
 SERVICES = ("embedded", "external", "compose")
+PLACEMENTS = ("split", "harness", "together", "none")  # baseline.placement.POLICIES
 PHASES = BENCH_NAMES
 
 _FULL_SAMPLES = {"sql": 500, "event": 1000, "task_init": 300, "e2e": 100}
@@ -62,6 +63,7 @@ class Config:
     workers: int = 2
     worker_concurrency: int = 1
     profile: bool = False
+    placement: str = "split"
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
     stability_cv: float = 0.10
@@ -203,6 +205,7 @@ def _to_table(key: str, value: Any) -> dict[str, Any]:
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "target": lambda k, v: _to_target(k, v),
     "services": lambda k, v: _to_choice(k, v, SERVICES),
+    "placement": lambda k, v: _to_choice(k, v, PLACEMENTS),
     "label": check_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),
     "runs": lambda k, v: _to_int(k, v, minimum=1),
@@ -307,6 +310,7 @@ _CLI_KEYS = {
     "scale": "dataset_scale",
     "seed": "dataset_seed",
     "target": "target",
+    "placement": "placement",
 }
 
 
@@ -324,6 +328,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     group.add_argument("--scale", metavar="N", default=None, help="dataset size in tasks (default 5000; quick 500)")
     group.add_argument("--seed", metavar="N", default=None, help="dataset RNG seed (default 42)")
     group.add_argument("--target", metavar="NAME", default=None, help="target adapter (default tasker)")
+    group.add_argument(
+        "--placement",
+        metavar="POLICY",
+        default=None,
+        help="CPU placement: split (default: harness and its backends on one CPU, the system under test on the "
+        "others), harness, together or none",
+    )
     return parser
 
 

@@ -21,6 +21,7 @@ import baseline
 from baseline import procfs
 from baseline.config import Config
 from baseline.redaction import redact_dsn
+from baseline.services.model import Stack
 
 PG_SETTINGS = (
     "fsync",
@@ -119,8 +120,9 @@ def postgres_info(dsn: str) -> dict[str, Any]:
     }
 
 
-def fingerprint(dsn: str | None, config: Config) -> dict[str, Any]:
-    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config."""
+def fingerprint(dsn: str | None, config: Config, *, stack: Stack | None = None) -> dict[str, Any]:
+    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config, and how the
+    stack's processes were placed on the CPUs."""
     from baseline.store import now_iso
 
     return {
@@ -131,4 +133,5 @@ def fingerprint(dsn: str | None, config: Config) -> dict[str, Any]:
         "git": git_info(config.project_root),
         "harness_version": baseline.__version__,
         "config": config.public(),
+        "placement": dict(stack.placement) if stack is not None else None,
     }

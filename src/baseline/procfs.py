@@ -61,12 +61,27 @@ def pid_alive(pid: int, start_time: int | None = None) -> bool:
     return start_time is None or process_start_time(pid) == start_time
 
 
+def thread_ids(pid: int) -> list[int]:
+    """The thread ids of a process; [] when it is gone."""
+    try:
+        return sorted(int(task.name) for task in (PROC / str(pid) / "task").iterdir())
+    except (OSError, ValueError):
+        return []
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes any thread of `pid` has forked and not yet lost; [] when it is gone."""
+    children: list[int] = []
+    for tid in thread_ids(pid):
+        children.extend(int(c) for c in read_text(PROC / str(pid) / "task" / str(tid) / "children").split())
+    return children
+
+
 def has_children(pid: int) -> bool:
     """Whether any thread of `pid` has child processes (unknown counts as yes)."""
-    try:
-        return any((task / "children").read_text().strip() for task in (PROC / str(pid) / "task").iterdir())
-    except OSError:
+    if not thread_ids(pid):
         return True
+    return bool(child_pids(pid))
 
 
 def threads_cpu_seconds(pid: int) -> float | None:

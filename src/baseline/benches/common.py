@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from baseline import placement
 from baseline.benches.context import RunContext
 from baseline.config import Config
 from baseline.errors import Failure
@@ -227,6 +228,11 @@ def self_pid() -> dict[str, int]:
     return {"bench": os.getpid()}
 
 
+def pin_backend(ctx: RunContext, extra: dict[str, Any], name: str, conn: psycopg.Connection[Any]) -> None:
+    """Place the backend of a connection the bench times with the bench itself, and say so in the result."""
+    extra.setdefault("placement", {}).setdefault("backends", {})[name] = ctx.pin(conn)
+
+
 # ------------------------------------------------------------------------------------------------- runner
 
 
@@ -254,7 +260,8 @@ def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]
     try:
         with ensure_stack(config, target) as stack:
             ctx = RunContext(config, stack, target, reporter)
-            environment_info = environment.fingerprint(stack.dsn, config)
+            extra["placement"] = {**ctx.placement.public(), "bench_pinned": placement.pin_self(ctx.placement)}
+            environment_info = environment.fingerprint(stack.dsn, config, stack=stack)
             settle_engine(ctx, extra)
             before = read_counters(stack.dsn)
             cases = bench(ctx, extra)

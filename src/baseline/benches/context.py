@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from baseline import placement
 from baseline.config import Config
 from baseline.progress import NULL, Progress
 from baseline.services.model import Stack
@@ -17,6 +19,14 @@ class RunContext:
     stack: Stack
     target: Target
     progress: Progress = NULL
+
+    @property
+    def placement(self) -> placement.Placement:
+        return placement.for_policy(self.config.placement)
+
+    def pin(self, conn: Any) -> str:
+        """Put the backend of a timed connection where the placement policy puts the harness (with its client)."""
+        return placement.pin_backend(conn, self.placement)
 
     @property
     def workload(self) -> Workload:

@@ -14,7 +14,14 @@ from typing import Any
 
 import psycopg
 
-from baseline.benches.common import BenchError, case_from, make_case, maybe_profile_windows, sampler_for
+from baseline.benches.common import (
+    BenchError,
+    case_from,
+    make_case,
+    maybe_profile_windows,
+    pin_backend,
+    sampler_for,
+)
 from baseline.benches.context import RunContext
 from baseline.benches.http import HttpClient
 from baseline.measure import Operation, Sampler, SampleResult
@@ -47,6 +54,7 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     created: dict[str, list[str]] = {key: [] for key in workflows}
     with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
+        pin_backend(ctx, extra, "listener", listen)
 
         def wait_completion(task_uuid: str, started: int) -> None:
             deadline = started / 1e9 + COMPLETION_TIMEOUT_S

@@ -23,6 +23,7 @@ from baseline.benches.common import (
     case_from,
     interleaved,
     make_case,
+    pin_backend,
     sampler_for,
 )
 from baseline.benches.context import RunContext
@@ -76,8 +77,10 @@ def run_event(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     seq = itertools.count(1)
     cases: list[dict[str, Any]] = []
     listener = Listener(stack.dsn, [*channels.values(), tx_channel, bare_channel])
+    pin_backend(ctx, extra, "listener", listener.conn)
     try:
         with psycopg.connect(stack.dsn, autocommit=True) as pub:
+            pin_backend(ctx, extra, "publisher", pub)
             pub.execute(f"CREATE TABLE IF NOT EXISTS {EVENTS_TABLE} (id bigserial PRIMARY KEY, payload text NOT NULL)")
             cur = pub.cursor()
             for name, size in PAYLOADS.items():

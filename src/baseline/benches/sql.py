@@ -33,6 +33,7 @@ from baseline.benches.common import (
     interleaved,
     make_case,
     maybe_profile,
+    pin_backend,
     read_counters,
     sampler_for,
     self_pid,
@@ -232,6 +233,7 @@ def _run_sql(ctx: RunContext, dsn: str, extra: dict[str, Any]) -> list[dict[str,
     cases: list[dict[str, Any]] = []
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
+            pin_backend(ctx, extra, "sql", conn)
             statements = ctx.workload.sql_statements(conn)
             calibrated = _calibrated_statement(statements, ctx.workload.calibration_case)
             ctx.progress.expect_cases(len(statements) + CALIBRATION_CASES)

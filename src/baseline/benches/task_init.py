@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from baseline.benches.common import BenchError, case_from, sampler_for
+from baseline.benches.common import BenchError, case_from, pin_backend, sampler_for
 from baseline.benches.context import RunContext
 from baseline.benches.http import HttpClient, HttpResponse
 
@@ -33,6 +33,7 @@ def run_task_init(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]
     channel = workload.completion_channel
     with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
+        pin_backend(ctx, extra, "listener", listen)
 
         def wait_done(task_uuid: str) -> None:
             for note in listen.notifies(timeout=COMPLETION_TIMEOUT_S):

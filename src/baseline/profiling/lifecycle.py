@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baseline import placement
 from baseline.config import Config
 
 __all__ = ["LifecycleProfile", "profile_lifecycle"]
@@ -76,6 +77,7 @@ def profile_lifecycle(
 
     target = load_target(config.target)
     modules = tuple(target.workload.lifecycle_modules)
+    placement.pin_self(placement.for_policy(config.placement))  # pytest and py-spy inherit the harness's CPUs
     argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)
     server = _embedded_server(config)
     env = dict(os.environ, TASKER_TEST_ADMIN_DSN=server) if server else None

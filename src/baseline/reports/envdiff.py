@@ -1,7 +1,7 @@
 """Which differences between two environment fingerprints make their latencies incomparable.
 
-Only what moves latency counts: PostgreSQL version and settings, CPU model and count, dataset scale and seed,
-and the sample sizes of the config. Commit, time, ports, labels and database names always differ and are
+Only what moves latency counts: PostgreSQL version and settings, CPU model and count, the CPU placement, dataset
+scale and seed, and the sample sizes of the config. Commit, time, ports, labels and database names always differ and are
 ignored.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 # A flattened key matters when one of its segments matches this...
 RELEVANT = re.compile(
     r"^(postgres\w*|pg|pg_\w*|server_version\w*|settings|cpu\w*|dataset\w*|scale|seed|samples|quick|warmup|"
-    r"time_budget\w*|profile|profile_rate|services|workers|worker_concurrency)$"
+    r"time_budget\w*|profile|profile_rate|services|workers|worker_concurrency|placement)$"
 )
 # ...and none of its segments is volatile.
-VOLATILE = re.compile(r"^(pid|port|host|hostname|dsn|database|dbname|label|run|runs|\w+_at)$")
+VOLATILE = re.compile(r"^(pid|port|host|hostname|dsn|database|dbname|label|run|runs|\w+_at|service_threads)$")
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from baseline import pidlock
+from baseline import pidlock, placement
 from baseline.config import Config
 from baseline.console import say
 from baseline.services.compose import ComposeProvider
@@ -85,12 +85,16 @@ def reusable(config: Config) -> Stack | None:
 
 
 def _start_fresh(config: Config, target: Target) -> Running:
-    """Stop what the state file lists (or a leftover cluster), then start a fresh stack on the preferred port."""
+    """Stop what the state file lists (or a leftover cluster), then start a fresh stack on the preferred port,
+    its processes pinned as the placement policy says."""
     previous = read_state(config)
     if previous is not None:
         say("replacing the recorded stack with a fresh one")
     _down(config)
-    return provider_for(config.services).start(config, target, port=previous.port if previous else None)
+    running = provider_for(config.services).start(config, target, port=previous.port if previous else None)
+    chosen = placement.for_policy(config.placement)
+    running.stack.placement = {**chosen.public(), **placement.pin_service(running.stack.pids, chosen)}
+    return running
 
 
 @contextlib.contextmanager
