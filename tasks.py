@@ -118,6 +118,27 @@ def profile_all(
 
 @task(
     help={
+        "base": "base revision (default: the merge base with the default branch)",
+        "head": "head revision (default: the working tree, uncommitted changes included)",
+        "quick": "small sizes: what CI gates on",
+        "blocks": "blocks per phase (default 10, quick 6)",
+        "verbose": "show every phase process's own output",
+    }
+)
+def ab(
+    c: Context,
+    base: str | None = None,
+    head: str | None = None,
+    quick: bool = False,
+    blocks: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Two revisions measured in the same minutes, blocks alternating; exits 0 (gates hold), 1 or 2."""
+    _session(c, "ab", _options(base=base, head=head, quick=quick, blocks=blocks, verbose=verbose))
+
+
+@task(
+    help={
         "base": "baseline label (default pre-refactor)",
         "head": "label to judge (default post-refactor)",
         "strict": "a differing environment or bench code is an error, not a warning",

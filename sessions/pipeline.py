@@ -38,3 +38,10 @@ def profile_all(session: nox.Session) -> None:
     """Flamegraphs of every phase (SQL bench, E2E with every service, lifecycle tests) and a table of them."""
     install_project(session)
     harness(session, "profile-all")
+
+
+@nox.session(python=PYTHON)
+def ab(session: nox.Session) -> None:
+    """Two revisions measured in the same minutes: -- [--base REF] [--head REF] [--quick] [--blocks N]."""
+    install_project(session)
+    harness(session, "ab")

@@ -55,70 +55,79 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def clean_build(config: Config, *, keep: bool = False, system_site_packages: bool = False) -> dict[str, Any]:
-    """Fresh venv, wheel of the project, wheel installed into it; returns the build.json record.
-
-    `system_site_packages` lets the venv see this interpreter's packages so pip installs only the wheel
-    (fast, for tests and offline machines); the record says the build was not isolated."""
-    root = Path(tempfile.mkdtemp(prefix="baseline-build-"))
-    venv, wheels = root / "venv", root / "wheels"
+def build_into(source: Path, venv: Path, *, extras: str = "", system_site_packages: bool = False) -> dict[str, Any]:
+    """A fresh venv at `venv`, a wheel of the project at `source`, the wheel (with `extras`) installed into it;
+    returns the build record. The venv stays; the wheel is built in a temporary folder."""
     python = venv / "bin" / "python"
     started = time.perf_counter()
-    try:
-        installer = _installer()
-        if installer:  # uv: the same clean venv, wheel and install, in seconds instead of half a minute of pip
-            venv_command = [installer, "venv", "-q", "--python", sys.executable, str(venv)]
-            if system_site_packages:
-                venv_command.append("--system-site-packages")
-            install = [installer, "pip", "install", "-q", "--python", str(python)]
-        else:  # pip: no pip inside the venv (ensurepip costs seconds); this interpreter's pip installs into it
-            venv_command = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
-            if system_site_packages:
-                venv_command.insert(3, "--system-site-packages")
-            install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+    installer = _installer()
+    if installer:  # uv: the same clean venv, wheel and install, in seconds instead of half a minute of pip
+        venv_command = [installer, "venv", "-q", "--python", sys.executable, str(venv)]
+        if system_site_packages:
+            venv_command.append("--system-site-packages")
+        install = [installer, "pip", "install", "-q", "--python", str(python)]
+    else:  # pip: no pip inside the venv (ensurepip costs seconds); this interpreter's pip installs into it
+        venv_command = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
+        if system_site_packages:
+            venv_command.insert(3, "--system-site-packages")
+        install = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+    with tempfile.TemporaryDirectory(prefix="baseline-wheel-") as tmp:
+        wheels = Path(tmp)
         steps = {"venv_s": _step("creating the venv", venv_command)}
         build = (
-            [installer, "build", "--wheel", "-q", "--out-dir", str(wheels), str(config.project_root)]
+            [installer, "build", "--wheel", "-q", "--out-dir", str(wheels), str(source)]
             if installer
-            else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(config.project_root)]
+            else [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)]
         )
         steps["wheel_s"] = _step("building the wheel", build)
         built = sorted(wheels.glob("*.whl"))
         if not built:
             raise BuildError(f"building the wheel produced no .whl in {wheels}")
         wheel = built[0]
-        steps["install_s"] = _step("installing the wheel", [*install, str(wheel)])
-        total = time.perf_counter() - started
-        listing = subprocess.run(
-            [
-                str(python),
-                "-c",
-                "import importlib.metadata as m, json; "
-                "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        version = subprocess.run(
-            [str(python), "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return {
-            "label": config.label,
-            "built_at": now_iso(),
-            "build_seconds": round(total, 3),
-            "steps": {k: round(v, 3) for k, v in steps.items()},
-            "wheel": {"name": wheel.name, "sha256": sha256_file(wheel), "size_bytes": wheel.stat().st_size},
-            "python": version.stdout.strip(),
-            "packages": dict(sorted(json.loads(listing.stdout).items(), key=lambda kv: kv[0].lower())),
-            "host_python": platform.python_version(),
-            "isolated": not system_site_packages,
-            "installer": "uv" if installer else "pip",
-            "venv": str(venv) if keep else None,
-        }
+        target = f"{wheel}[{extras}]" if extras else str(wheel)
+        steps["install_s"] = _step("installing the wheel", [*install, target])
+        wheel_record = {"name": wheel.name, "sha256": sha256_file(wheel), "size_bytes": wheel.stat().st_size}
+    total = time.perf_counter() - started
+    listing = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, json; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    version = subprocess.run(
+        [str(python), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        "built_at": now_iso(),
+        "build_seconds": round(total, 3),
+        "steps": {k: round(v, 3) for k, v in steps.items()},
+        "wheel": wheel_record,
+        "python": version.stdout.strip(),
+        "packages": dict(sorted(json.loads(listing.stdout).items(), key=lambda kv: kv[0].lower())),
+        "host_python": platform.python_version(),
+        "isolated": not system_site_packages,
+        "installer": "uv" if installer else "pip",
+        "venv": str(venv),
+    }
+
+
+def clean_build(config: Config, *, keep: bool = False, system_site_packages: bool = False) -> dict[str, Any]:
+    """Fresh venv, wheel of the project, wheel installed into it; returns the build.json record.
+
+    `system_site_packages` lets the venv see this interpreter's packages so pip installs only the wheel
+    (fast, for tests and offline machines); the record says the build was not isolated."""
+    root = Path(tempfile.mkdtemp(prefix="baseline-build-"))
+    try:
+        record = build_into(config.project_root, root / "venv", system_site_packages=system_site_packages)
+        return {"label": config.label, **record, "venv": record["venv"] if keep else None}
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -33,6 +33,11 @@ def _load(output_dir: Path, label: str, role: str) -> LabelRuns:
         raise StoreError(f"{role} ({label}): {exc}") from None
 
 
+def criteria_from(criteria: Mapping[str, Any] | Criteria | None) -> Criteria:
+    """The compare gates' thresholds from `[tool.baseline.criteria]`; a bad key is bad input naming it."""
+    return _criteria(criteria)
+
+
 def _criteria(criteria: Mapping[str, Any] | Criteria | None) -> Criteria:
     if isinstance(criteria, Criteria):
         return criteria
@@ -58,9 +63,9 @@ def provenance_warnings(base: LabelRuns, head: LabelRuns) -> list[str]:
     return warnings
 
 
-def load_profiles(data: LabelRuns) -> tuple[dict[str, list[dict[str, int]]], list[str]]:
-    """Folded stacks per profile name, one mapping per run (line numbers stripped); notes on empty ones."""
-    profiles: dict[str, list[dict[str, int]]] = {}
+def load_profiles(data: LabelRuns) -> tuple[dict[str, dict[int, dict[str, int]]], list[str]]:
+    """Folded stacks per profile name and run (line numbers stripped); notes on empty ones."""
+    profiles: dict[str, dict[int, dict[str, int]]] = {}
     notes: list[str] = []
     for run, path in data.profile_files(".folded"):
         try:
@@ -71,12 +76,112 @@ def load_profiles(data: LabelRuns) -> tuple[dict[str, list[dict[str, int]]], lis
         if folded.total(stacks) == 0:
             notes.append(f"{data.label} run {run}: profile {name} has no samples (left out)")
             continue
-        profiles.setdefault(name, []).append(stacks)
+        profiles.setdefault(name, {})[run] = stacks
     return profiles, notes
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def _paired_runs(
+    base: list[tuple[int, list[float]]], head: list[tuple[int, list[float]]]
+) -> tuple[list[list[float]], list[list[float]]]:
+    """The replicates both sides have, in pairs (an A/B's block i of each side was measured back to back)."""
+    head_by_run = dict(head)
+    pairs = [(samples, head_by_run[run]) for run, samples in base if run in head_by_run]
+    return [b for b, _ in pairs], [h for _, h in pairs]
+
+
+def build_verdict(
+    base_data: LabelRuns,
+    head_data: LabelRuns,
+    *,
+    criteria: Criteria,
+    paired: bool,
+    seed: int = 0,
+    names: tuple[str, str] | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Case and profile comparisons, gates and warnings of head against base (pure but for reading the labels'
+    profile files); returns the verdict (exit code and output still to be set) and the diff flamegraphs."""
+    base, head = names or (base_data.label, head_data.label)
+    base_cases, head_cases = base_data.cases(), head_data.cases()
+    common = [cid for cid in base_cases if cid in head_cases and base_cases[cid]["runs"] and head_cases[cid]["runs"]]
+    try:
+        cases = []
+        for cid in common:
+            if paired:
+                base_runs, head_runs = _paired_runs(base_cases[cid]["runs"], head_cases[cid]["runs"])
+            else:
+                base_runs = [samples for _, samples in base_cases[cid]["runs"]]
+                head_runs = [samples for _, samples in head_cases[cid]["runs"]]
+            if base_runs and head_runs:
+                cases.append(
+                    compare_logic.compare_case(cid, base_runs, head_runs, criteria=criteria, seed=seed, paired=paired)
+                )
+    except ValueError as exc:
+        raise BadInput(f"bad samples comparing {base!r} with {head!r}: {exc}") from None
+
+    base_profiles, base_notes = load_profiles(base_data)
+    head_profiles, head_notes = load_profiles(head_data)
+    notes = base_notes + head_notes
+    profiles: list[dict[str, Any]] = []
+    svgs: dict[str, str] = {}
+    modules = list(dict.fromkeys([*base_data.profile_modules(), *head_data.profile_modules()]))
+    for name in sorted(base_profiles.keys() & head_profiles.keys()):
+        runs = sorted(base_profiles[name].keys() & head_profiles[name].keys()) if paired else None
+        base_runs_p = [base_profiles[name][r] for r in runs] if runs else list(base_profiles[name].values())
+        head_runs_p = [head_profiles[name][r] for r in runs] if runs else list(head_profiles[name].values())
+        result = compare_logic.compare_profile(
+            name, base_runs_p, head_runs_p, criteria=criteria, modules=modules, paired=paired
+        )
+        svg_name = f"diff-{_safe_name(name)}.svg"
+        svgs[svg_name] = flamegraph.render_diff_svg(
+            folded.merge(*base_runs_p), folded.merge(*head_runs_p), title=f"{name}: {head} vs {base}"
+        )
+        result["diff_svg"] = svg_name
+        profiles.append(result)
+    for name in sorted(base_profiles.keys() ^ head_profiles.keys()):
+        side = head if name in head_profiles else base
+        notes.append(f"profile {name} exists only in {side!r}; not compared")
+
+    gates = compare_logic.evaluate_gates(cases, profiles, criteria)
+    verdict: dict[str, Any] = {
+        "schema_version": VERDICT_SCHEMA_VERSION,
+        "base": base,
+        "head": head,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "harness_version": __version__,
+        "mode": "a/b (paired blocks)" if paired else "stored baselines (runs)",
+        "replicate": "block" if paired else "run",
+        "passed": gates["passed"],
+        "environment_warnings": envdiff.differences(base_data.runs[0].environment, head_data.runs[0].environment),
+        "provenance_warnings": provenance_warnings(base_data, head_data),
+        "host_drift": compare_logic.host_drift(cases),
+        "criteria": dataclasses.asdict(criteria),
+        "gates": gates["gates"],
+        "functions": gates["functions"],
+        "cases": cases,
+        "only_in_base": [cid for cid in base_cases if cid not in head_cases],
+        "only_in_head": [cid for cid in head_cases if cid not in base_cases],
+        "profiles": profiles,
+        "notes": notes,
+        "runs": {
+            "base": [r.run for r in base_data.runs],
+            "head": [r.run for r in head_data.runs],
+            "base_excluded": base_data.excluded,
+            "head_excluded": head_data.excluded,
+        },
+        "environment": {"base": base_data.runs[0].environment, "head": head_data.runs[0].environment},
+    }
+    return verdict, svgs
+
+
+def exit_code(verdict: Mapping[str, Any], *, strict: bool) -> int:
+    """0 every gate holds, 1 a gate failed, 2 under --strict when the environments or the bench code differ."""
+    if strict and (verdict["environment_warnings"] or verdict["provenance_warnings"]):
+        return EXIT_BAD_INPUT
+    return EXIT_OK if verdict["passed"] else EXIT_FAILED
 
 
 def compare_labels(
@@ -95,79 +200,10 @@ def compare_labels(
     """
     crit = _criteria(criteria)
     base_data, head_data = _load(output_dir, base, "base"), _load(output_dir, head, "head")
-    base_cases, head_cases = base_data.cases(), head_data.cases()
-    common = [cid for cid in base_cases if cid in head_cases and base_cases[cid]["runs"] and head_cases[cid]["runs"]]
-    try:
-        cases = [
-            compare_logic.compare_case(
-                cid,
-                [s for _, s in base_cases[cid]["runs"]],
-                [s for _, s in head_cases[cid]["runs"]],
-                criteria=crit,
-                seed=seed,
-            )
-            for cid in common
-        ]
-    except ValueError as exc:
-        raise BadInput(f"bad samples comparing {base!r} with {head!r}: {exc}") from None
-
-    base_profiles, base_notes = load_profiles(base_data)
-    head_profiles, head_notes = load_profiles(head_data)
-    notes = base_notes + head_notes
+    verdict, svgs = build_verdict(base_data, head_data, criteria=crit, paired=False, seed=seed)
     out_dir = Path(output_dir) / "compare" / f"{base}__{head}"
-    profiles: list[dict[str, Any]] = []
-    svgs: dict[str, str] = {}
-    modules = list(dict.fromkeys([*base_data.profile_modules(), *head_data.profile_modules()]))
-    for name in sorted(base_profiles.keys() & head_profiles.keys()):
-        result = compare_logic.compare_profile(
-            name, base_profiles[name], head_profiles[name], criteria=crit, modules=modules
-        )
-        svg_name = f"diff-{_safe_name(name)}.svg"
-        svgs[svg_name] = flamegraph.render_diff_svg(
-            folded.merge(*base_profiles[name]),
-            folded.merge(*head_profiles[name]),
-            title=f"{name}: {head} vs {base}",
-        )
-        result["diff_svg"] = svg_name
-        profiles.append(result)
-    for name in sorted(base_profiles.keys() ^ head_profiles.keys()):
-        side = head if name in head_profiles else base
-        notes.append(f"profile {name} exists only in {side!r}; not compared")
-
-    gates = compare_logic.evaluate_gates(cases, profiles, crit)
-    env_warnings = envdiff.differences(base_data.runs[0].environment, head_data.runs[0].environment)
-    measured_by = provenance_warnings(base_data, head_data)
-    code = EXIT_OK if gates["passed"] else EXIT_FAILED
-    if strict and (env_warnings or measured_by):
-        code = EXIT_BAD_INPUT
-    verdict: dict[str, Any] = {
-        "schema_version": VERDICT_SCHEMA_VERSION,
-        "base": base,
-        "head": head,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "harness_version": __version__,
-        "passed": gates["passed"],
-        "exit_code": code,
-        "strict": strict,
-        "environment_warnings": env_warnings,
-        "provenance_warnings": measured_by,
-        "host_drift": compare_logic.host_drift(cases),
-        "criteria": dataclasses.asdict(crit),
-        "output": str(out_dir),
-        "gates": gates["gates"],
-        "cases": cases,
-        "only_in_base": [cid for cid in base_cases if cid not in head_cases],
-        "only_in_head": [cid for cid in head_cases if cid not in base_cases],
-        "profiles": profiles,
-        "notes": notes,
-        "runs": {
-            "base": [r.run for r in base_data.runs],
-            "head": [r.run for r in head_data.runs],
-            "base_excluded": base_data.excluded,
-            "head_excluded": head_data.excluded,
-        },
-        "environment": {"base": base_data.runs[0].environment, "head": head_data.runs[0].environment},
-    }
+    code = exit_code(verdict, strict=strict)
+    verdict.update({"exit_code": code, "strict": strict, "output": str(out_dir)})
     write_compare(out_dir, verdict, svgs)
     return verdict, code
 
@@ -184,29 +220,39 @@ def write_compare(out_dir: Path, verdict: dict[str, Any], svgs: Mapping[str, str
     return [out_dir / "verdict.json", out_dir / "report.md", out_dir / "report.html", *paths]
 
 
+def _fmt_ci(entry: Mapping[str, Any]) -> str:
+    ci = entry.get("ci")
+    return f"x{entry['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"x{entry['ratio']:.3f} [no CI]"
+
+
 def console_summary(verdict: Mapping[str, Any]) -> str:
-    """A few lines for the terminal: outcome, environment warnings, failed gates, non-unchanged cases."""
+    """The verdict first (outcome, failed gates, SQL functions, changed cases), then what to be wary of."""
     outcome = "gates PASSED" if verdict["passed"] else "gates FAILED"
     if verdict["exit_code"] == EXIT_BAD_INPUT:
-        outcome += ", but the environments differ under --strict"
+        outcome += ", but the environments or the bench code differ under --strict"
     lines = [f"compare {verdict['base']} -> {verdict['head']}: {outcome} (exit {verdict['exit_code']})"]
-    for warning in verdict["environment_warnings"]:
-        lines.append(f"  WARNING environment differs: {warning}")
-    for warning in verdict.get("provenance_warnings", []):
-        lines.append(f"  WARNING {warning}")
-    for drift in verdict["host_drift"]:
-        lines.append(f"  WARNING host floor moved (no engine code in this case): {drift}")
+    confirmation = verdict.get("confirmation")
+    if confirmation:
+        lines.append(f"  {confirmation['summary']}")
     for gate in verdict["gates"]:
         if not gate["passed"]:
             lines.append(f"  gate {gate['name']} failed{' (hard)' if gate['hard'] else ''}: {gate['detail']}")
+    for function in verdict.get("functions", []):
+        if function["verdict"] != "unchanged":
+            lines.append(f"  SQL function {function['function']}: {function['verdict']} {_fmt_ci(function)}")
     counts: dict[str, int] = {}
     for case in verdict["cases"]:
         counts[case["verdict"]] = counts.get(case["verdict"], 0) + 1
         if case["verdict"] in ("regressed", "improved"):
-            p50 = case["p50"]
-            lines.append(
-                f"  {case['id']}: {case['verdict']} p50 x{p50['ratio']:.3f} [{p50['ci'][0]:.3f}, {p50['ci'][1]:.3f}]"
-            )
+            lines.append(f"  {case['id']}: {case['verdict']} p50 {_fmt_ci(case['p50'])}")
     lines.append("  cases: " + (", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "none in common"))
+    for warning in verdict["host_drift"]:
+        lines.append(f"  WARNING host floor moved (no code of the system under test in this case): {warning}")
+    if verdict.get("remeasure_advice"):
+        lines.append(f"  {verdict['remeasure_advice']}")
+    for warning in verdict["environment_warnings"]:
+        lines.append(f"  WARNING environment differs: {warning}")
+    for warning in verdict.get("provenance_warnings", []):
+        lines.append(f"  WARNING {warning}")
     lines.append(f"  report: {Path(verdict['output']) / 'report.html'}")
     return "\n".join(lines)

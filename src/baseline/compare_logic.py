@@ -1,8 +1,9 @@
 """Pure compare logic: verdicts per case, per-profile comparisons and the refactor plan's gates.
 
-Latency ratios are head/base, so a ratio above 1 is a slowdown. A change counts only when its bootstrap CI
-excludes 1 AND its size exceeds the noise threshold; gates fail only on such significant changes, so an A/A
-comparison passes.
+Latency ratios are head/base, so a ratio above 1 is a slowdown. A change counts only when its CI excludes 1 AND
+its size exceeds the noise threshold; gates fail only on such significant changes, so an A/A comparison passes.
+The replicate is the unit of uncertainty: for two stored baselines the run (a hierarchical bootstrap over runs,
+then samples), for an A/B the pair of blocks measured back to back (a bootstrap over the pairs' log ratios).
 """
 
 from __future__ import annotations
@@ -22,13 +23,25 @@ __all__ = [
     "GATE_NAMES",
     "VERDICTS",
     "Criteria",
+    "calibration_kind",
     "compare_case",
     "compare_profile",
     "evaluate_gates",
+    "function_verdicts",
     "gate_kind",
     "host_drift",
     "verdict",
 ]
+
+#: The host's floor: cases that run no code of the system under test (PostgreSQL and the machine only).
+HOST_FLOOR_CASES = (
+    "sql/calibrate/select_1",
+    "sql/calibrate/select_1_after_idle",
+    "sql/calibrate/cpu_loop",
+    "event/calibrate/bare_notify",
+)
+#: The harness's own overhead: a statement timed through the sampler and in a bare loop (it runs target code).
+HARNESS_OVERHEAD_PREFIXES = ("sql/calibrate/harness/", "sql/calibrate/bare_psycopg/", "event/calibrate/harness_notify")
 
 VERDICTS = ("improved", "unchanged", "regressed", "inconclusive")
 #: Case id prefix -> gate it feeds. event/ cases are reported but gate nothing (the plan sets no event criterion).
@@ -97,9 +110,13 @@ class Criteria:
         return cls(**values)
 
 
-def verdict(ratio: float, ci: tuple[float, float] | Sequence[float], noise: float) -> str:
+def verdict(ratio: float, ci: tuple[float, float] | Sequence[float] | None, noise: float) -> str:
     """improved / regressed when the CI excludes 1 and |ratio-1| > noise; unchanged when the whole CI lies within
-    [1-noise, 1+noise]; inconclusive otherwise."""
+    [1-noise, 1+noise]; inconclusive otherwise (also when there is no CI: too few replicates)."""
+    if ci is None:
+        if not math.isfinite(ratio):
+            raise ValueError(f"ratio must be a finite number, got {ratio!r}")
+        return "inconclusive"
     lo, hi = float(ci[0]), float(ci[1])
     if not all(math.isfinite(v) for v in (ratio, lo, hi)):
         raise ValueError(f"ratio and CI must be finite numbers, got ratio={ratio!r}, ci={list(ci)!r}")
@@ -129,20 +146,50 @@ def is_calibration(case_id: str) -> bool:
     return any(part.startswith("calibrate") for part in case_id.split("/"))
 
 
-def host_drift(cases: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The calibration cases whose p50 moved beyond noise between base and head, one line each.
+def calibration_kind(case_id: str) -> str | None:
+    """`host` (no code of the system under test runs), `harness` (the harness's own overhead, over target code),
+    `http` (the target's HTTP floor, GET /health: its own code), or None for a case that is not calibration."""
+    if case_id in HOST_FLOOR_CASES:
+        return "host"
+    if case_id.startswith(HARNESS_OVERHEAD_PREFIXES):
+        return "harness"
+    return "http" if is_calibration(case_id) else None
 
-    They run no engine code, so a move means the machine (or the harness) changed speed between the two baselines,
-    and the same factor sits inside every other latency ratio of the comparison: on a shared VM the wake-up cost
-    alone can change E2E by a third within an hour (docs/findings/engine.md).
+
+def host_drift(cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The host-floor cases whose p50 moved beyond noise between base and head, one line each.
+
+    They run no code of the system under test, so a move means the machine changed speed between the two
+    baselines, and the same factor sits inside every other latency ratio of the comparison: on a shared VM the
+    wake-up cost alone can change E2E by a third within an hour (docs/findings/engine.md).
     """
     lines = []
     for case in cases:
-        if not is_calibration(case["id"]) or case["verdict"] not in ("regressed", "improved"):
+        if calibration_kind(case["id"]) != "host" or case["verdict"] not in ("regressed", "improved"):
             continue
         side = "slower" if case["verdict"] == "regressed" else "faster"
         lines.append(f"{case['id']}: {side} on head, p50 x{_fmt(case['p50'])}")
     return lines
+
+
+def _replicate_medians(runs: Sequence[Sequence[float]]) -> list[float]:
+    return [stats.percentile(run, 50) for run in runs]
+
+
+def _interval_advice(entry: Mapping[str, Any], noise: float, replicates: int, unit: str) -> str | None:
+    """What would make an inconclusive ratio conclusive: how many replicates would narrow its CI into the band."""
+    if entry["verdict"] != "inconclusive":
+        return None
+    if entry.get("ci") is None:
+        return f"{entry.get('why_no_ci', 'no interval')}: measure more {unit}s"
+    se = entry.get("se_log")
+    if not se:
+        return None
+    target = math.log1p(noise) / 2.5  # a CI about half the noise band wide, so that "unchanged" can be shown
+    needed = math.ceil(replicates * (se / target) ** 2) if target > 0 else replicates
+    if needed <= replicates:
+        return f"the ratio sits at the edge of the ±{noise:.0%} band; more {unit}s would settle it"
+    return f"CI wider than the ±{noise:.0%} noise band; about {needed} {unit}s (now {replicates}) would narrow it"
 
 
 def compare_case(
@@ -153,32 +200,98 @@ def compare_case(
     criteria: Criteria,
     seed: int = 0,
     n_boot: int = 2000,
+    paired: bool = False,
 ) -> dict[str, Any]:
-    """p50 and p95 ratios with hierarchical-bootstrap CIs and verdicts, plus run stability of both sides.
+    """p50 and p95 ratios with CIs and verdicts, the minimum detectable effect, and the stability of both sides.
 
-    The case verdict is the p50 verdict; SQL cases use `criteria.sql_noise`, the rest `criteria.noise`.
+    Unpaired (two stored baselines): a hierarchical bootstrap over runs, then samples. `paired` (an A/B, replicate i
+    of each side measured back to back): a BCa bootstrap over the pairs' log ratios. The case verdict is the p50
+    verdict; SQL cases use `criteria.sql_noise`, the rest `criteria.noise`.
     """
     kind = gate_kind(case_id)
     noise = criteria.sql_noise if kind == "sql" else criteria.noise
-    ratios = stats.hierarchical_bootstrap_ratios(base_runs, head_runs, quantiles=(50.0, 95.0), n_boot=n_boot, seed=seed)
-    p50, p95 = ratios[50.0], ratios[95.0]
-    p50["verdict"] = verdict(p50["ratio"], p50["ci"], noise)
-    p95["verdict"] = verdict(p95["ratio"], p95["ci"], noise)
+    if paired:
+        p50 = stats.block_ratio(stats.paired_log_ratios(base_runs, head_runs, 50.0), n_boot=n_boot, seed=seed)
+        p95 = stats.block_ratio(stats.paired_log_ratios(base_runs, head_runs, 95.0), n_boot=n_boot, seed=seed)
+        unit = "block"
+    else:
+        ratios = stats.hierarchical_bootstrap_ratios(
+            base_runs, head_runs, quantiles=(50.0, 95.0), n_boot=n_boot, seed=seed
+        )
+        p50, p95 = ratios[50.0], ratios[95.0]
+        for entry in (p50, p95):
+            lo, hi = entry["ci"]
+            entry["se_log"] = (math.log(hi) - math.log(lo)) / (2 * 1.96) if lo > 0 and hi > 0 else None
+        unit = "run"
+    replicates = min(len(base_runs), len(head_runs))
+    for entry in (p50, p95):
+        entry["verdict"] = verdict(entry["ratio"], entry["ci"], noise)
+        entry["mde"] = stats.minimum_detectable_effect(entry.get("se_log"), noise)
     base_stab = stats.run_stability(base_runs, criteria.cv_threshold)
     head_stab = stats.run_stability(head_runs, criteria.cv_threshold)
     return {
         "id": case_id,
         "gate": kind,
+        "calibration": calibration_kind(case_id),
         "noise": noise,
         "p50": p50,
         "p95": p95,
         "verdict": p50["verdict"],
+        "mde": p50["mde"],
+        "advice": _interval_advice(p50, noise, replicates, unit),
+        "replicate": unit,
         "base_runs": len(base_runs),
         "head_runs": len(head_runs),
+        "base_medians": _replicate_medians(base_runs),
+        "head_medians": _replicate_medians(head_runs),
         "base_stability": base_stab,
         "head_stability": head_stab,
         "unstable": bool(base_stab["unstable"] or head_stab["unstable"]),
     }
+
+
+def function_of(case_id: str) -> str:
+    """The SQL function a case times: `sql/<function>/<subject>`."""
+    parts = case_id.split("/")
+    return parts[1] if len(parts) > 2 else case_id
+
+
+def function_verdicts(
+    cases: Sequence[Mapping[str, Any]], criteria: Criteria, *, alpha: float = 0.05
+) -> list[dict[str, Any]]:
+    """One verdict per SQL function, its cases combined (the geometric mean of their medians per replicate), with
+    the family-wise false-alarm rate held at `alpha` across the functions (Bonferroni: each CI at 1 - alpha/k).
+
+    Paired replicates (blocks): a bootstrap over the blocks' mean log ratio; unpaired (runs): a Welch interval on the
+    runs' log means. Judging functions, not ~30 single cases, is what keeps an A/A from failing on one of them."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for case in cases:
+        if case.get("gate", gate_kind(case["id"])) == "sql":
+            groups.setdefault(function_of(case["id"]), []).append(case)
+    if not groups:
+        return []
+    confidence = 1.0 - alpha / len(groups)
+    out = []
+    for function, members in groups.items():
+        n = min(min(len(c["base_medians"]), len(c["head_medians"])) for c in members)
+        base = [sum(math.log(c["base_medians"][i]) for c in members) / len(members) for i in range(n)]
+        head = [sum(math.log(c["head_medians"][i]) for c in members) / len(members) for i in range(n)]
+        if members[0].get("replicate") == "block":
+            entry = stats.block_ratio([h - b for b, h in zip(base, head, strict=True)], confidence=confidence)
+        else:
+            entry = stats.run_ratio([math.exp(v) for v in base], [math.exp(v) for v in head], confidence=confidence)
+        out.append(
+            {
+                "function": function,
+                "cases": [c["id"] for c in members],
+                "ratio": entry["ratio"],
+                "ci": entry["ci"],
+                "confidence": confidence,
+                "verdict": verdict(entry["ratio"], entry["ci"], criteria.sql_noise),
+                "mde": stats.minimum_detectable_effect(entry.get("se_log"), criteria.sql_noise, confidence=confidence),
+            }
+        )
+    return out
 
 
 def compare_profile(
@@ -191,13 +304,17 @@ def compare_profile(
     min_module_samples: int = 100,
     modules: Sequence[str] = (),
     message_passing_patterns: Sequence[str] = hotpaths.MESSAGE_PASSING_PATTERNS,
+    paired: bool = False,
 ) -> dict[str, Any]:
-    """Compare one profile (e.g. `lifecycle`, `e2e-worker-1`) across the runs of two baselines.
+    """Compare one profile (e.g. `lifecycle`, `e2e-worker-1`) across the runs (or A/B blocks) of two sides.
 
     Runs are merged per side. At a fixed sampling rate the samples per run measure time, so `total_ratio`
     (mean samples per run, head/base) is the profile's time ratio and `module_ratios` the time ratio of each of
     the target's lifecycle `modules` with at least `min_module_samples` merged base samples. `kind` is "lifecycle" for
     profiles whose name starts with "lifecycle" (they feed the lifecycle gate).
+    New hot paths are judged on the shares of working samples (idle waits left out: a service idle 90% of the time
+    would otherwise hide its work), only with MIN_WORKING_SAMPLES on each side, and only when the growth reproduces
+    across the replicates (`_reproduced`).
     """
     if not base_runs or not head_runs:
         raise ValueError(f"profile {name!r}: both sides need at least one run's folded stacks")
@@ -217,28 +334,42 @@ def compare_profile(
             module_ratios[mod] = (head_hot["modules"][mod]["samples"] / len(head_runs)) / (b / len(base_runs))
     mp_b, mp_h = base_hot["message_passing"]["samples"], head_hot["message_passing"]["samples"]
     mp_z, mp_p = two_proportion_z(mp_b, base_total, mp_h, head_total)
-    # Profile samples are autocorrelated, so a z-test alone is over-confident: a change also has to show in
-    # every run (each head run beyond every base run), the run being the unit of replication as for latencies.
-    base_inc = [inclusive_counts(r) for r in base_runs]
-    head_inc = [inclusive_counts(r) for r in head_runs]
-    diff = diff_profiles(base, head, alpha=alpha, threshold=criteria.new_hot_path_share)
+    # Profile samples are autocorrelated, so a z-test alone is over-confident: a change also has to reproduce in
+    # the replicates (runs or block pairs), the unit of replication as for latencies.
+    base_working, head_working = [working_stacks(r) for r in base_runs], [working_stacks(r) for r in head_runs]
+    base_inc = [inclusive_counts(r) for r in base_working]
+    head_inc = [inclusive_counts(r) for r in head_working]
+    diff = diff_profiles(merge(*base_working), merge(*head_working), alpha=alpha, threshold=criteria.new_hot_path_share)
+    working = (sum(t for _, t, _ in base_inc), sum(t for _, t, _ in head_inc))
+    diff["working_samples"] = {"base": working[0], "head": working[1]}
+    judged = min(working) >= MIN_WORKING_SAMPLES
+    if not judged:
+        diff["note"] = f"too few working samples ({min(working)} < {MIN_WORKING_SAMPLES}) to judge new hot paths"
     for hot in diff["new_hot_paths"]:
-        hot["replicated"] = _separated(_run_shares(base_inc, hot["frame"]), _run_shares(head_inc, hot["frame"]))
+        hot["replicated"] = judged and _reproduced(
+            _run_shares(base_inc, hot["frame"]), _run_shares(head_inc, hot["frame"]), paired=paired
+        )
 
     def per_run(runs: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
         return [hotpaths.analyze(r, modules=modules, message_passing_patterns=message_passing_patterns) for r in runs]
 
     base_each, head_each = per_run(base_runs), per_run(head_runs)
-    mp_replicated = _separated(
-        [a["message_passing"]["share"] for a in base_each], [a["message_passing"]["share"] for a in head_each]
+    mp_replicated = _reproduced(
+        [a["message_passing"]["share"] for a in base_each],
+        [a["message_passing"]["share"] for a in head_each],
+        paired=paired,
     )
     modules_separated = {
-        mod: _separated(
-            [a["modules"][mod]["samples"] for a in base_each], [a["modules"][mod]["samples"] for a in head_each]
+        mod: _reproduced(
+            [a["modules"][mod]["samples"] for a in base_each],
+            [a["modules"][mod]["samples"] for a in head_each],
+            paired=paired,
         )
         for mod in module_ratios
     }
-    totals_separated = _separated([t for _, t, _ in base_inc], [t for _, t, _ in head_inc])
+    totals_separated = _reproduced(
+        [a["total_samples"] for a in base_each], [a["total_samples"] for a in head_each], paired=paired
+    )
     return {
         "name": name,
         "kind": "lifecycle" if name.startswith("lifecycle") else "service",
@@ -268,11 +399,38 @@ def _run_shares(runs: Sequence[tuple[dict[str, int], int, set[str]]], frame: str
     return [counts.get(frame, 0) / total for counts, total, _ in runs if total]
 
 
+#: Below this many working samples on a side, a profile's frame shares are too coarse to call a new hot path.
+MIN_WORKING_SAMPLES = 300
+
+
+def working_stacks(stacks: Mapping[str, int]) -> dict[str, int]:
+    """The stacks that were working, not waiting idle (hotpaths' classification)."""
+    facts = hotpaths.FrameFacts()
+    return {
+        stack: n for stack, n in stacks.items() if n > 0 and not hotpaths.is_idle_stack(stack.split(";"), facts=facts)
+    }
+
+
 def _separated(base: Sequence[float], head: Sequence[float]) -> bool:
     """Every head run above every base run; with fewer than two runs a side, replication cannot be judged."""
     if len(base) < 2 or len(head) < 2:
         return True
     return min(head) > max(base)
+
+
+def _sign_test(base: Sequence[float], head: Sequence[float], alpha: float = 0.05) -> bool:
+    """Head above base in so many block pairs that a coin would rarely do it (one-sided binomial test)."""
+    n = min(len(base), len(head))
+    above = sum(1 for b, h in zip(base, head, strict=False) if h > b)
+    tail: float = sum(math.comb(n, k) for k in range(above, n + 1)) / 2**n
+    return tail < alpha
+
+
+def _reproduced(base: Sequence[float], head: Sequence[float], *, paired: bool) -> bool:
+    """A growth shows in the replicates: block pairs by a sign test, unpaired runs each head above each base."""
+    if paired and min(len(base), len(head)) >= 3:
+        return _sign_test(base, head)
+    return _separated(base, head)
 
 
 def _gate(name: str, passed: bool, detail: str, *, hard: bool, evaluated: bool = True) -> dict[str, Any]:
@@ -281,11 +439,15 @@ def _gate(name: str, passed: bool, detail: str, *, hard: bool, evaluated: bool =
 
 def _significantly_above(entry: Mapping[str, Any], limit: float) -> bool:
     """The point ratio is over the limit and the CI says head is slower at all (excludes 1)."""
-    return bool(entry["ratio"] > limit and entry["ci"][0] > 1.0)
+    ci = entry.get("ci")
+    return bool(ci is not None and entry["ratio"] > limit and ci[0] > 1.0)
 
 
 def _fmt(entry: Mapping[str, Any]) -> str:
-    return f"{entry['ratio']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
+    ci = entry.get("ci")
+    if ci is None:
+        return f"{entry['ratio']:.3f} [no CI]"
+    return f"{entry['ratio']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _p50_ratio(case: dict[str, Any]) -> str:
@@ -341,19 +503,20 @@ def evaluate_gates(
         gates.append(_gate("e2e_within_max_ratio", True, "no E2E cases compared", hard=False, evaluated=False))
         gates.append(_gate("e2e_hard_regression", True, "no E2E cases compared", hard=True, evaluated=False))
 
-    sql = by_kind["sql"]
-    if sql:
-        regressed = [c for c in sql if verdict(c["p50"]["ratio"], c["p50"]["ci"], criteria.sql_noise) == "regressed"]
-        gates.append(
-            _gate(
-                "sql_unchanged",
-                not regressed,
-                _failing_or(
-                    "regressed", regressed, f"{len(sql)} SQL cases not regressed beyond {criteria.sql_noise:.0%} noise"
-                ),
-                hard=False,
-            )
+    functions = function_verdicts(by_kind["sql"], criteria)
+    if functions:
+        regressed = [f for f in functions if f["verdict"] == "regressed"]
+        confidence = functions[0]["confidence"]
+        judged = (
+            f"per function, {len(functions)} functions ({len(by_kind['sql'])} cases), each CI at {confidence:.1%} "
+            f"(5% family-wise, Bonferroni)"
         )
+        detail = (
+            "regressed: " + "; ".join(f"{f['function']} x{_fmt(f)}" for f in regressed) + f" ({judged})"
+            if regressed
+            else f"no SQL function regressed beyond {criteria.sql_noise:.0%} noise ({judged})"
+        )
+        gates.append(_gate("sql_unchanged", not regressed, detail, hard=False))
     else:
         gates.append(_gate("sql_unchanged", True, "no SQL cases compared", hard=False, evaluated=False))
 
@@ -435,4 +598,4 @@ def evaluate_gates(
         detail += "; already at or above the limit in base: " + "; ".join(mp_note)
     gates.append(_gate("message_passing_share", not mp_fail, detail, hard=True, evaluated=bool(profile_results)))
 
-    return {"passed": all(g["passed"] for g in gates), "gates": gates}
+    return {"passed": all(g["passed"] for g in gates), "gates": gates, "functions": functions}

@@ -29,8 +29,8 @@ PHASES = BENCH_NAMES
 _FULL_SAMPLES = {"sql": 500, "event": 1000, "task_init": 300, "e2e": 100}
 _QUICK_SAMPLES = {"sql": 50, "event": 100, "task_init": 50, "e2e": 10}
 # Values that depend on --quick; a `[tool.baseline.quick]` table may override them for quick mode.
-_FULL = {"dataset_scale": 5000, "warmup": 20, "time_budget_s": 30.0}
-_QUICK = {"dataset_scale": 500, "warmup": 5, "time_budget_s": 5.0}
+_FULL = {"dataset_scale": 5000, "warmup": 20, "time_budget_s": 30.0, "ab_blocks": 10}
+_QUICK = {"dataset_scale": 500, "warmup": 5, "time_budget_s": 5.0, "ab_blocks": 6}
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # A target is an installed plugin's name (entry point group baseline.targets) or "package.module:Factory".
 _TARGET_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]*|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$")
@@ -64,6 +64,9 @@ class Config:
     worker_concurrency: int = 1
     profile: bool = False
     placement: str = "split"
+    revision_dir: str | None = None  # an A/B side: the folder its revision of the target was built into
+    ab_blocks: int = _FULL["ab_blocks"]  # type: ignore[assignment]
+    profiled_rounds: int | None = None  # the E2E profiled pass's rounds (None: the bench's own count)
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
     stability_cv: float = 0.10
@@ -206,6 +209,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "target": lambda k, v: _to_target(k, v),
     "services": lambda k, v: _to_choice(k, v, SERVICES),
     "placement": lambda k, v: _to_choice(k, v, PLACEMENTS),
+    "revision_dir": _to_str,
+    "ab_blocks": lambda k, v: _to_int(k, v, minimum=3),
+    "profiled_rounds": lambda k, v: _to_int(k, v, minimum=1),
     "label": check_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),
     "runs": lambda k, v: _to_int(k, v, minimum=1),
@@ -226,7 +232,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "criteria": _to_table,
     "stability_cv": _to_float,
 }
-_QUICK_KEYS = ("dataset_scale", "warmup", "time_budget_s", "samples")
+_QUICK_KEYS = ("dataset_scale", "warmup", "time_budget_s", "samples", "ab_blocks")
 # Environment variable -> key. BASELINE_SAMPLES_<PHASE> sets one phase's sample count.
 ENV_VARS: dict[str, str] = {f"BASELINE_{key.upper()}": key for key in _PARSERS if key not in {"samples", "criteria"}}
 ENV_VARS.update({"BASELINE_SCALE": "dataset_scale", "BASELINE_SEED": "dataset_seed"})
@@ -311,6 +317,7 @@ _CLI_KEYS = {
     "seed": "dataset_seed",
     "target": "target",
     "placement": "placement",
+    "ab_blocks": "ab_blocks",
 }
 
 

@@ -12,13 +12,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 __all__ = [
+    "block_ratio",
     "bootstrap_ci",
     "cv",
     "hierarchical_bootstrap_ratio",
+    "hierarchical_quantile_ci",
+    "minimum_detectable_effect",
     "paired_block_bootstrap_ratio",
+    "paired_log_ratios",
     "percentile",
+    "run_ratio",
     "run_stability",
     "summarize",
 ]
@@ -370,3 +376,116 @@ def paired_block_bootstrap_ratio(
         "confidence": confidence,
         "pairs": n,
     }
+
+
+# ------------------------------------------------------------------------ replicate-level ratios (A/B and runs)
+
+#: Fewer replicates than this give no interval: a ratio from one or two blocks says nothing about its spread.
+MIN_REPLICATES = 3
+
+
+def paired_log_ratios(
+    base_blocks: Sequence[Sequence[float]], head_blocks: Sequence[Sequence[float]], quantile: float = 50.0
+) -> list[float]:
+    """log(q(head block i) / q(base block i)) per pair of blocks measured back to back."""
+    _check_q(quantile)
+    if len(base_blocks) != len(head_blocks) or not base_blocks:
+        raise ValueError(
+            f"paired blocks: need the same positive number on both sides, got {len(base_blocks)} and {len(head_blocks)}"
+        )
+    out = []
+    for i, (b, h) in enumerate(zip(base_blocks, head_blocks, strict=True)):
+        qb = float(np.percentile(_as_array(b, f"base block {i + 1} samples"), quantile))
+        qh = float(np.percentile(_as_array(h, f"head block {i + 1} samples"), quantile))
+        if qb <= 0.0 or qh <= 0.0:
+            raise ValueError(f"block {i + 1}: a latency ratio needs positive quantiles, got {qb!r} and {qh!r}")
+        out.append(math.log(qh / qb))
+    return out
+
+
+def _no_interval(ratio: float, n: int, why: str) -> dict[str, Any]:
+    return {"ratio": ratio, "ci": None, "se_log": None, "replicates": n, "why_no_ci": why}
+
+
+def block_ratio(
+    log_ratios: Sequence[float], *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """The ratio of paired blocks (exp of their mean log ratio) with a BCa bootstrap CI over the blocks.
+
+    The block, not the sample, is the unit of replication: drift between blocks moves both sides of a pair alike
+    and cancels, and what is left is the spread of the pairs themselves. `se_log` is the standard error of the mean
+    log ratio (what the minimum detectable effect is computed from); `ci` is None below MIN_REPLICATES blocks."""
+    _check_boot(n_boot, confidence)
+    values = _as_array(log_ratios, "log ratios")
+    ratio = math.exp(float(values.mean()))
+    n = int(values.size)
+    if n < MIN_REPLICATES:
+        return _no_interval(ratio, n, f"{n} block(s); an interval needs at least {MIN_REPLICATES}")
+    se = float(values.std(ddof=1)) / math.sqrt(n)
+    if se == 0.0:
+        return {"ratio": ratio, "ci": [ratio, ratio], "se_log": 0.0, "replicates": n}
+    result = scipy_stats.bootstrap(
+        (values,), np.mean, confidence_level=confidence, n_resamples=n_boot, method="BCa", random_state=seed
+    )
+    lo, hi = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa undefined (e.g. all but one value equal): percentile
+        lo, hi = (float(v) for v in np.percentile(values, [50 * (1 - confidence), 100 - 50 * (1 - confidence)]))
+    return {"ratio": ratio, "ci": [math.exp(lo), math.exp(hi)], "se_log": se, "replicates": n}
+
+
+def run_ratio(
+    base_values: Sequence[float], head_values: Sequence[float], *, confidence: float = 0.95
+) -> dict[str, Any]:
+    """The ratio of two sides' geometric means over unpaired replicates (runs taken at different times), with a
+    Welch t-interval on the logs: the run is the unit of replication, and few runs give an honestly wide interval."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
+    base = np.log(_as_array(base_values, "base values"))
+    head = np.log(_as_array(head_values, "head values"))
+    ratio = math.exp(float(head.mean() - base.mean()))
+    n = min(base.size, head.size)
+    if n < 2:
+        return _no_interval(ratio, int(n), "one run on a side; an interval needs at least two on each")
+    vb, vh = float(base.var(ddof=1)) / base.size, float(head.var(ddof=1)) / head.size
+    se = math.sqrt(vb + vh)
+    if se == 0.0:
+        return {"ratio": ratio, "ci": [ratio, ratio], "se_log": 0.0, "replicates": int(n)}
+    df = (vb + vh) ** 2 / ((vb**2 / (base.size - 1) if vb else 0.0) + (vh**2 / (head.size - 1) if vh else 0.0))
+    half = float(scipy_stats.t.ppf(0.5 + confidence / 2, df)) * se
+    log_ratio = math.log(ratio)
+    return {
+        "ratio": ratio,
+        "ci": [math.exp(log_ratio - half), math.exp(log_ratio + half)],
+        "se_log": se,
+        "replicates": int(n),
+    }
+
+
+def minimum_detectable_effect(
+    se_log: float | None, noise: float, *, confidence: float = 0.95, power: float = 0.8
+) -> float | None:
+    """The smallest slowdown (as a fraction, 0.10 = 10%) this precision finds as "regressed" with `power`: its CI
+    must exclude 1 and it must exceed the noise threshold. None when the precision is unknown."""
+    if se_log is None:
+        return None
+    z = float(scipy_stats.norm.ppf(0.5 + confidence / 2) + scipy_stats.norm.ppf(power))
+    return max(noise, math.exp(z * se_log) - 1.0)
+
+
+def hierarchical_quantile_ci(
+    runs: Sequence[Sequence[float]],
+    quantile: float = 50.0,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> list[float]:
+    """CI of a pooled quantile resampling runs, then samples within them: a baseline's interval reflects how much
+    its runs differ, not just how many samples it has."""
+    _check_boot(n_boot, confidence)
+    _check_q(quantile)
+    arrays = [_as_array(r, f"run {i + 1} samples") for i, r in enumerate(runs)]
+    if not arrays:
+        raise ValueError("runs is empty: give one sample list per run")
+    reps = _bootstrap_quantiles(arrays, (quantile,), n_boot, np.random.default_rng(seed))[:, 0]
+    return list(_ci(reps, confidence))

@@ -126,7 +126,8 @@ def test_host_drift_names_the_calibration_cases_that_moved_and_nothing_else() ->
 
 
 def _case(case_id: str, ratio: float, lo: float, hi: float) -> dict[str, Any]:
-    return {"id": case_id, "gate": gate_kind(case_id), "p50": {"ratio": ratio, "ci": [lo, hi]}}
+    medians = {"base_medians": [100.0, 100.0, 100.0], "head_medians": [100.0 * ratio] * 3, "replicate": "run"}
+    return {"id": case_id, "gate": gate_kind(case_id), "p50": {"ratio": ratio, "ci": [lo, hi]}, **medians}
 
 
 def _profile(name: str, **over: Any) -> dict[str, Any]:
@@ -172,12 +173,71 @@ def test_e2e_gates_soft_and_hard() -> None:
     assert g["e2e_within_max_ratio"]["passed"]
 
 
-def test_sql_gate_fails_on_regression_beyond_noise_only() -> None:
-    ok = evaluate_gates([_case("sql/a", 1.04, 1.02, 1.06)], [], Criteria())
-    assert _gates(ok)["sql_unchanged"]["passed"]
-    bad = evaluate_gates([_case("sql/a", 1.04, 1.02, 1.06), _case("sql/b", 1.2, 1.1, 1.3)], [], Criteria())
-    assert not bad["passed"] and "sql/b" in _gates(bad)["sql_unchanged"]["detail"]
-    assert "sql/a" not in _gates(bad)["sql_unchanged"]["detail"]
+def _blocks(rng: np.random.Generator, level: float, n: int, jitter: float) -> list[list[float]]:
+    """n blocks of 40 samples around `level`, each block's level moved by up to `jitter` (host drift)."""
+    return [list(rng.normal(level * (1 + rng.uniform(-jitter, jitter)), level * 0.02, 40)) for _ in range(n)]
+
+
+def _sql_cases(slow: dict[str, float], *, paired: bool, replicates: int, seed: int = 1) -> list[dict[str, Any]]:
+    """Three cases of each of three functions; `slow` gives a function's true head/base ratio. Paired blocks share
+    their drift (head block i right after base block i); unpaired runs each drift on their own."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for function in ("f_a", "f_b", "f_c"):
+        for sample in range(1, 4):
+            level = 100_000.0 * sample
+            base = _blocks(rng, level, replicates, 0.10)
+            if paired:
+                head = [[x * slow.get(function, 1.0) * rng.normal(1, 0.005) for x in b] for b in base]
+            else:
+                head = _blocks(rng, level * slow.get(function, 1.0), replicates, 0.10)
+            cases.append(
+                compare_case(f"sql/{function}/sample={sample}", base, head, criteria=Criteria(), paired=paired)
+            )
+    return cases
+
+
+def test_sql_gate_decides_per_function_and_names_the_slower_one() -> None:
+    cases = _sql_cases({"f_b": 1.10}, paired=True, replicates=8)
+    result = evaluate_gates(cases, [], Criteria())
+    gate = _gates(result)["sql_unchanged"]
+    assert not gate["passed"] and "f_b x1.1" in gate["detail"] and "f_a" not in gate["detail"]
+    assert "Bonferroni" in gate["detail"] and "3 functions (9 cases)" in gate["detail"]
+    verdicts = {f["function"]: f["verdict"] for f in result["functions"]}
+    assert verdicts == {"f_a": "unchanged", "f_b": "regressed", "f_c": "unchanged"}
+    assert all(c["verdict"] == "regressed" for c in cases if "/f_b/" in c["id"])
+
+
+def test_an_a_a_of_paired_blocks_passes_although_every_block_drifts() -> None:
+    result = evaluate_gates(_sql_cases({}, paired=True, replicates=8), [], Criteria())
+    assert _gates(result)["sql_unchanged"]["passed"]
+    assert {f["verdict"] for f in result["functions"]} == {"unchanged"}
+
+
+def test_unpaired_runs_give_an_honestly_wide_interval() -> None:
+    """Three runs a side that drift by up to 10% each: a 10% slowdown is not confirmed, nor is "unchanged"."""
+    result = evaluate_gates(_sql_cases({"f_b": 1.10}, paired=False, replicates=3), [], Criteria())
+    f_b = next(f for f in result["functions"] if f["function"] == "f_b")
+    assert f_b["verdict"] == "inconclusive" and f_b["ci"][1] / f_b["ci"][0] > 1.10
+    assert _gates(result)["sql_unchanged"]["passed"]
+
+
+def test_too_few_blocks_give_no_interval_and_say_what_would() -> None:
+    rng = np.random.default_rng(3)
+    base, head = _blocks(rng, 1e5, 2, 0.0), _blocks(rng, 1.2e5, 2, 0.0)
+    case = compare_case("e2e/workflow/linear", base, head, criteria=Criteria(), paired=True)
+    assert case["p50"]["ci"] is None and case["verdict"] == "inconclusive"
+    assert "2 block(s); an interval needs at least 3" in case["advice"]
+    assert _gates(evaluate_gates([case], [], Criteria()))["e2e_within_max_ratio"]["passed"]
+
+
+def test_an_inconclusive_case_says_how_many_replicates_would_settle_it() -> None:
+    rng = np.random.default_rng(4)
+    base = _blocks(rng, 1e5, 4, 0.0)
+    head = [[x * rng.choice([0.9, 1.1]) for x in b] for b in base]
+    case = compare_case("e2e/workflow/linear", base, head, criteria=Criteria(), paired=True)
+    assert case["verdict"] == "inconclusive" and case["mde"] is not None and case["mde"] > 0.05
+    assert "blocks (now 4) would narrow it" in case["advice"]
 
 
 def test_lifecycle_gate_from_cases_and_profiles() -> None:
@@ -268,3 +328,41 @@ def test_lifecycle_time_must_grow_in_every_run_to_fail_its_gate() -> None:
     assert _gates(evaluate_gates([], [once], Criteria()))["lifecycle_within_max_ratio"]["passed"]
     always = compare_profile("lifecycle", [small, small], [big, big], criteria=Criteria(), modules=MODULES)
     assert not _gates(evaluate_gates([], [always], Criteria()))["lifecycle_within_max_ratio"]["passed"]
+
+
+def test_new_hot_paths_are_judged_on_working_samples_not_idle_ones() -> None:
+    """A service idle 90% of the time: a frame growing from 2% to 8% of its work is 0.2% -> 0.8% of all samples."""
+    idle = "main (app.py);serve (uvicorn/server.py);select (selectors.py)"
+
+    def run(work: int) -> dict[str, int]:
+        return {
+            idle: 9000,
+            "main (app.py);handle (tasker/api.py)": 1000 - work,
+            "main (app.py);slow (tasker/x.py)": work,
+        }
+
+    res = compare_profile("e2e-api", [run(20), run(20)], [run(80), run(80)], criteria=Criteria())
+    (hot,) = [h for h in res["diff"]["new_hot_paths"] if h["frame"] == "slow (tasker/x.py)"]
+    assert hot["head_share"] == pytest.approx(0.08) and hot["replicated"]
+    assert res["diff"]["working_samples"] == {"base": 2000, "head": 2000}
+
+
+def test_a_profile_with_too_few_working_samples_judges_no_hot_path() -> None:
+    small = {"main (a.py);x (tasker/x.py)": 1, "main (a.py);y (tasker/y.py)": 79}
+    grown = {"main (a.py);x (tasker/x.py)": 20, "main (a.py);y (tasker/y.py)": 60}
+    res = compare_profile("e2e-worker-1", [small, small], [grown, grown], criteria=Criteria())
+    assert res["diff"]["new_hot_paths"] and not any(h["replicated"] for h in res["diff"]["new_hot_paths"])
+    assert "too few working samples (160 < 300)" in res["diff"]["note"]
+    assert _gates(evaluate_gates([], [res], Criteria()))["no_new_hot_paths"]["passed"]
+
+
+@pytest.mark.parametrize(("grown_blocks", "reproduced"), [(10, True), (9, True), (6, False)])
+def test_in_block_pairs_a_growth_must_show_in_most_pairs(grown_blocks: int, reproduced: bool) -> None:
+    def block(share: int) -> dict[str, int]:
+        return {"main (a.py);x (tasker/x.py)": share, "main (a.py);other (tasker/y.py)": 1000 - share}
+
+    base = [block(30) for _ in range(10)]
+    head = [block(90) if i < grown_blocks else block(25) for i in range(10)]
+    res = compare_profile("e2e-worker-1", base, head, criteria=Criteria(), paired=True)
+    hot = {h["frame"]: h for h in res["diff"]["new_hot_paths"]}
+    assert hot["x (tasker/x.py)"]["replicated"] is reproduced

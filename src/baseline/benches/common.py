@@ -250,10 +250,10 @@ def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]
     from baseline import environment, progress, store
     from baseline.provenance import provenance
     from baseline.services.control import ensure_stack
-    from baseline.targets import load_target
+    from baseline.targets import target_for
 
     bench = bench_function(phase)
-    target = load_target(config.target)
+    target = target_for(config)
     started = store.now_iso()
     extra: dict[str, Any] = {}
     reporter = progress.for_this_process()

@@ -45,7 +45,8 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     workflows = tuple(workload.e2e_workflows)
     channel = workload.completion_channel
     sampler = sampler_for(ctx, "e2e")
-    rounds = (PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS) if config.profile else 0
+    default_rounds = PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS
+    rounds = (config.profiled_rounds or default_rounds) if config.profile else 0
     ctx.progress.expect_cases(len(workflows) + 2 * rounds)
     base = stack.api_url.rstrip("/")
     url = f"{base}/v1/tasks"

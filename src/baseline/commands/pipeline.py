@@ -40,13 +40,13 @@ def _summarize(config: Config) -> dict[str, Any] | None:
 
 def _headline(config: Config, finished: dict[str, Any] | None) -> None:
     from baseline.reports.text import HEADLINE_HEADERS, headline_rows
-    from baseline.targets import load_target
+    from baseline.targets import target_for
 
     if finished is None:
         return
     out = console()
     built = finished["summary"]
-    rows = headline_rows(built, load_target(config.target).workload.key_cases)
+    rows = headline_rows(built, target_for(config).workload.key_cases)
     runs = ", ".join(str(r) for r in built["runs"])
     table = Table(title=f"{config.label}: key cases (runs {runs}; p50 per run, cross-run CV)", title_justify="left")
     for header in HEADLINE_HEADERS:
@@ -103,6 +103,35 @@ def cmd_profile_all(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_ab(config: Config, args: argparse.Namespace, *, base: str | None, head: str | None) -> int:
+    """An A/B of two revisions; prints the verdict; returns compare's exit code (0 pass, 1 a gate failed)."""
+    from baseline import compare_io
+    from baseline.pipeline.ab import ABRun
+
+    verdict, code = ABRun(
+        config,
+        base_ref=base,
+        head_ref=head,
+        cli_values=cli_values(args),
+        verbose=getattr(args, "verbose", False),
+        console=console(),
+        seed=config.dataset_seed,
+    ).run()
+    console().print(compare_io.console_summary(verdict), markup=False, highlight=False)
+    return code
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    return run_ab(load_config(args), args, base=args.base, head=args.head)
+
+
+AB_EXAMPLES = """examples:
+  baseline ab                                  the working tree against where it left the default branch
+  baseline ab --base main --head HEAD --quick  two commits, smoke-sized (what CI gates on)
+  baseline ab --base v1.2 --head v1.3          two tags
+"""
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "pipeline",
@@ -115,6 +144,24 @@ def register(subparsers: Any) -> None:
     add_common_options(p)
     _pipeline_options(p)
     p.set_defaults(func=cmd_pipeline)
+
+    p = subparsers.add_parser(
+        "ab",
+        help="two revisions measured in the same minutes, blocks alternating; verdict as compare's",
+        description="Build both revisions (each in its own worktree and venv), start a stack for each, alternate "
+        "their blocks phase by phase, then judge from the pairs of blocks -> profiles/ab/<base>__<head>/. "
+        "Exit 0 when every gate holds, 1 when one fails (after a confirmation pass), 2 on bad input.",
+        epilog=AB_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_options(p)
+    p.add_argument("--base", default=None, metavar="REF", help="base revision (default: the merge base with main)")
+    p.add_argument(
+        "--head", default=None, metavar="REF", help="head revision (default: the working tree, changes included)"
+    )
+    p.add_argument("--blocks", dest="ab_blocks", default=None, metavar="N", help="blocks per phase (default 10)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every phase process's own output")
+    p.set_defaults(func=cmd_ab)
 
     p = subparsers.add_parser(
         "profile-all",

@@ -40,11 +40,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     import time
 
     from baseline.services.control import up
-    from baseline.targets import load_target
+    from baseline.targets import target_for
 
     config = load_config(args)
     started = time.perf_counter()
-    stack = up(config, load_target(config.target))
+    stack = up(config, target_for(config))
     _print_stack(f"stack up in {time.perf_counter() - started:.1f} s", stack)
     return EXIT_OK
 
@@ -106,11 +106,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from baseline.audit import inventory, inventory_markdown
     from baseline.benches.registry import bench_entries
     from baseline.store import now_iso, write_text_atomic
-    from baseline.targets import load_target
+    from baseline.targets import target_for
 
     config = load_config(args)
     recorded = recorded_sample_counts(config.label_dir)
-    rows = inventory(list(bench_entries(load_target(config.target).workload)), recorded)
+    rows = inventory(list(bench_entries(target_for(config).workload)), recorded)
     path = write_text_atomic(
         config.output_dir / "inventory.md", inventory_markdown(rows, config.label if recorded else None, now_iso())
     )

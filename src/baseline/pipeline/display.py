@@ -42,8 +42,9 @@ class PipelineDisplay:
         runs: int,
         typical: dict[str, float],
         live: bool,
+        unit: str = "run",
     ) -> None:
-        self.console, self.title, self.runs = console, title, runs
+        self.console, self.title, self.runs, self.unit = console, title, runs, unit
         self.schedule = list(schedule)  # (run number, step name) in order, up and down included
         self.typical = dict(typical)
         self.position = 0
@@ -84,8 +85,8 @@ class PipelineDisplay:
             self.phase = None
             self.position = min(self.position + 1, len(self.schedule))
         mark = {"ok": "ok", "failed": "FAILED", "skipped": "skipped", "interrupted": "INTERRUPTED"}.get(status, status)
-        where = f"run {self.run_index}/{self.runs}  "
-        where = " " * len(where) if name == "build" else where
+        where = f"{self.unit} {self.run_index}/{self.runs}  "
+        where = " " * len(where) if name.startswith("build") else where
         self.print(f"{where}{name:<18} {mark:<8} {seconds:7.1f} s")
         for line in lines:
             self.print(f"    {line}")
@@ -125,7 +126,7 @@ class PipelineDisplay:
             now = time.monotonic()
             head = Text.assemble(
                 (f"{self.title}", "bold"),
-                f"  run {self.run_index}/{self.runs}",
+                f"  {self.unit} {self.run_index}/{self.runs}",
                 ("  " + (phase.name if phase else "…"), "cyan"),
             )
             case_text = ""

@@ -73,9 +73,9 @@ def profile_lifecycle(
     from baseline.profiling.capture import record_command
     from baseline.redaction import redact_secrets
     from baseline.store import now_iso, write_json_atomic
-    from baseline.targets import load_target
+    from baseline.targets import target_for
 
-    target = load_target(config.target)
+    target = target_for(config)
     modules = tuple(target.workload.lifecycle_modules)
     placement.pin_self(placement.for_policy(config.placement))  # pytest and py-spy inherit the harness's CPUs
     argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from pathlib import Path
 from typing import Any
 
+from baseline.config import Config
 from baseline.errors import BadInput
-from baseline.targets.contract import Target
+from baseline.targets.contract import Revisable, Target
 
 GROUP = "baseline.targets"
 
@@ -52,4 +54,22 @@ def load_target(name: str) -> Target:
     return target
 
 
-__all__ = ["GROUP", "UnknownTarget", "installed_targets", "load_target"]
+def revisable(target: Target, name: str) -> Revisable:
+    """The target as one whose revisions can be built and measured side by side, or bad input saying it cannot."""
+    if not isinstance(target, Revisable):
+        raise UnknownTarget(
+            f"target {name!r} cannot build revisions of itself (it lacks resolve_revision/install/bind of "
+            "baseline.targets.contract.Revisable), so it cannot be measured A/B"
+        )
+    return target
+
+
+def target_for(config: Config) -> Target:
+    """The configured target, bound to the revision an A/B side built (config.revision_dir) when there is one."""
+    target = load_target(config.target)
+    if config.revision_dir:
+        return revisable(target, config.target).bind(Path(config.revision_dir))
+    return target
+
+
+__all__ = ["GROUP", "UnknownTarget", "installed_targets", "load_target", "revisable", "target_for"]

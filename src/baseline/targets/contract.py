@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 
 from baseline.errors import Failure
+from baseline.revisions import Revision
 
 
 class TargetError(Failure):
@@ -133,4 +135,22 @@ class Target(Protocol):
 
     def schema_fingerprint(self) -> str:
         """A digest of the schema: the seeded template database is rebuilt when it changes."""
+        ...
+
+
+@runtime_checkable
+class Revisable(Protocol):
+    """A target whose revisions an A/B run can build and measure side by side (each side its own build and stack;
+    the same harness code measures both)."""
+
+    def resolve_revision(self, ref: str | None, *, side: str, project_root: Path) -> Revision:
+        """The revision `ref` names; None asks for the side's default ("base" or "head")."""
+        ...
+
+    def install(self, revision: Revision, into: Path) -> Target:
+        """Build the revision into the folder `into` (reused when already built there); the target bound to it."""
+        ...
+
+    def bind(self, into: Path) -> Target:
+        """The target bound to a revision `install` built into `into` earlier (nothing is built)."""
         ...

@@ -14,8 +14,13 @@ from pathlib import Path
 from baseline.targets.contract import ProcessRole, TargetError
 
 
-def tasker_executable() -> str:
-    """The `tasker` console script next to this interpreter (same venv), else on PATH."""
+def tasker_executable(bin_dir: Path | None = None) -> str:
+    """The `tasker` console script of `bin_dir` (a revision's venv), else next to this interpreter, else on PATH."""
+    if bin_dir is not None:
+        script = bin_dir / "tasker"
+        if script.is_file():
+            return str(script)
+        raise TargetError(f"no `tasker` console script in {bin_dir}; rebuild that revision (remove its folder)")
     beside = Path(sys.executable).parent / "tasker"
     if beside.is_file():
         return str(beside)
@@ -33,11 +38,11 @@ def _dsn_env(dsn: str) -> dict[str, str]:
     return {"TASKER_DATABASE_URL": dsn}
 
 
-def run_migrate(dsn: str, *, timeout: float = 300) -> None:
+def run_migrate(dsn: str, *, bin_dir: Path | None = None, timeout: float = 300) -> None:
     """`tasker migrate` as a process; TargetError with its output tail when it fails."""
     try:
         result = subprocess.run(
-            [tasker_executable(), "migrate"],
+            [tasker_executable(bin_dir), "migrate"],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -50,9 +55,11 @@ def run_migrate(dsn: str, *, timeout: float = 300) -> None:
         raise TargetError(f"`tasker migrate` exited with {result.returncode}:\n{tail}")
 
 
-def process_roles(dsn: str, api_port: int, workers: int, worker_concurrency: int) -> list[ProcessRole]:
+def process_roles(
+    dsn: str, api_port: int, workers: int, worker_concurrency: int, *, bin_dir: Path | None = None
+) -> list[ProcessRole]:
     """api (health-checked over HTTP), orchestrator, worker-1..N; the DSN travels in the environment only."""
-    exe = tasker_executable()
+    exe = tasker_executable(bin_dir)
     env = {**_dsn_env(dsn), "PYTHONUNBUFFERED": "1"}
     roles = [
         ProcessRole(

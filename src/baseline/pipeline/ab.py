@@ -1,0 +1,267 @@
+"""An A/B of two revisions of the system under test, measured in the same minutes by the same harness code.
+
+Each side is its target's revision built in its own folder (for tasker: a git worktree and a venv) and runs on a
+stack of its own (own cluster, own processes, the same seeded dataset); both stacks are up at once. Phase after
+phase, blocks alternate between the sides in a drawn, balanced order (pipeline.ab_plan), one side under load at a
+time: every block is one `baseline <phase>` process of one side, its results a run of that side's label under
+`profiles/ab/<base>__<head>/`. The verdict comes from the pairs of blocks; a failed gate gets one confirmation pass
+over the phases that feed it, and fails only when it fails again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from baseline import compare_io, phases, store
+from baseline.benches.e2e import PROFILED_ROUNDS
+from baseline.compare_logic import Criteria
+from baseline.config import Config, environment_for
+from baseline.errors import Failure
+from baseline.pipeline import ab_plan
+from baseline.pipeline.display import PipelineDisplay
+from baseline.pipeline.plan import Step
+from baseline.pipeline.runner import load_timings, result_lines, run_phase_process, save_timings
+from baseline.progress import interactive
+from baseline.results import load_label
+from baseline.revisions import Revision
+from baseline.services.control import owned_stack
+from baseline.store import LOCK_ENV
+from baseline.targets import load_target, revisable
+from baseline.targets.contract import Target
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    revision: Revision
+    into: Path
+    target: Target
+    workdir: Path
+
+    def config(self, base: Config, output_dir: Path) -> Config:
+        """The side's config: its label in the pass's folder, its own work dir (cluster, state), its build."""
+        return dataclasses.replace(
+            base, label=self.name, output_dir=output_dir, workdir=self.workdir, revision_dir=str(self.into)
+        )
+
+
+def ab_folder(config: Config, base: Revision, head: Revision) -> Path:
+    return config.output_dir / "ab" / f"{base.short}__{head.short}"
+
+
+class ABRun:
+    """One A/B: resolve and build both sides, start both stacks, run the blocks, judge, confirm, report."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        base_ref: str | None,
+        head_ref: str | None,
+        cli_values: Mapping[str, Any],
+        verbose: bool,
+        console: Console,
+        seed: int = 0,
+    ) -> None:
+        self.config, self.cli_values, self.verbose, self.console = config, dict(cli_values), verbose, console
+        self.seed = seed
+        self.plain = load_target(config.target)
+        chooser = revisable(self.plain, config.target)
+        root = config.project_root
+        self.revisions = {
+            "base": chooser.resolve_revision(base_ref, side="base", project_root=root),
+            "head": chooser.resolve_revision(head_ref, side="head", project_root=root),
+        }
+        self.folder = ab_folder(config, self.revisions["base"], self.revisions["head"])
+        self.blocks = config.ab_blocks
+        self.plan = ab_plan.schedule(phases.RUN_PHASES, self.blocks, seed)
+        steps = [(1, f"build {side}") for side in ab_plan.SIDES] + [(1, f"up {side}") for side in ab_plan.SIDES]
+        steps += [(b.block, f"{b.phase.name} {side}") for b in self.plan for side in b.order]
+        self.display = PipelineDisplay(
+            console,
+            title=f"A/B {self.revisions['base'].short} -> {self.revisions['head'].short}",
+            schedule=steps,
+            runs=self.blocks,
+            typical=load_timings(config),
+            live=interactive() and not verbose,
+            unit="block",
+        )
+        self.sides: dict[str, Side] = {}
+
+    # ------------------------------------------------------------------------------------------------ steps
+
+    def _build(self) -> None:
+        installer = revisable(self.plain, self.config.target)
+        builds = self.config.workdir / "ab" / "builds"
+        for name, revision in self.revisions.items():
+            self.display.step_started(1, f"build {name}")
+            started = time.monotonic()
+            into = builds / f"{name}-{revision.short}"
+            target = installer.install(revision, into)
+            self.sides[name] = Side(name, revision, into, target, self.config.workdir / "ab" / name)
+            self.display.step_finished(
+                1, f"build {name}", "ok", time.monotonic() - started, [f"{revision.short} {revision.subject}"[:100]]
+            )
+
+    def _env(self, side: Side, config: Config, block: int, phase: str) -> dict[str, str]:
+        samples = ab_plan.block_samples(phase, self.config.samples.get(phase, 1), self.config.runs, self.blocks)
+        env = environment_for(
+            {
+                **self.cli_values,
+                "label": side.name,
+                "run": block,
+                "output_dir": str(config.output_dir),
+                "workdir": str(side.workdir),
+                "revision_dir": str(side.into),
+                "profiled_rounds": ab_plan.profiled_rounds(PROFILED_ROUNDS, self.blocks, self.config.quick),
+            }
+        )
+        if phase in self.config.samples:
+            env[f"BASELINE_SAMPLES_{phase.upper()}"] = str(samples)
+        env[LOCK_ENV] = f"{config.label_dir / '.lock'}:{os.getpid()}"
+        return env
+
+    def _pass(self, output_dir: Path, plan: Sequence[ab_plan.Block]) -> None:
+        """Every block of the plan, both sides each, into `output_dir/<side>/run-<block>/`."""
+        configs = {name: side.config(self.config, output_dir) for name, side in self.sides.items()}
+        with contextlib.ExitStack() as locks:
+            for config in configs.values():
+                locks.enter_context(store.label_lock(config))
+            opened: set[tuple[str, int]] = set()
+            for block in plan:
+                for name in block.order:
+                    side, config = self.sides[name], configs[name].with_run(block.block)
+                    if (name, block.block) not in opened:
+                        store.start_run(config, block.block)
+                        opened.add((name, block.block))
+                    self._phase(side, config, block)
+            for name, block_number in opened:
+                store.update_manifest(
+                    configs[name].with_run(block_number), block_number, status="complete", finished_at=store.now_iso()
+                )
+
+    def _phase(self, side: Side, config: Config, block: ab_plan.Block) -> None:
+        phase = block.phase
+        step = Step(phase, ("--profile",) if phase.name == "e2e" else ())
+        label = f"{phase.name} {side.name}"
+        log = config.run_dir / "logs" / f"{phase.name}.log"
+        started_at = store.now_iso()
+        self.display.step_started(block.block, label)
+        outcome = run_phase_process(
+            config,
+            step,
+            env=self._env(side, config, block.block, phase.name),
+            log=log,
+            feed=self.display.progress,
+            echo=self.verbose,
+        )
+        store.record_phase(
+            config,
+            block.block,
+            phase.name,
+            status=outcome.status,
+            started_at=started_at,
+            finished_at=store.now_iso(),
+            seconds=round(outcome.seconds, 2),
+            exit_code=outcome.exit_code,
+            log=str(log.relative_to(config.label_dir)),
+            error=outcome.error,
+            first=block.order[0],
+        )
+        lines = result_lines(config, phase) if outcome.status == "ok" and self.verbose else []
+        self.display.step_finished(block.block, label, outcome.status, outcome.seconds, lines)
+        if outcome.status != "ok":
+            store.update_manifest(config, block.block, status="failed", error=outcome.error)
+            raise Failure(f"A/B {side.name} ({side.revision.short}), block {block.block}: {outcome.error}; log: {log}")
+
+    def _judge(self, output_dir: Path, criteria: Criteria) -> tuple[dict[str, Any], dict[str, str]]:
+        names = (self.revisions["base"].short, self.revisions["head"].short)
+        return compare_io.build_verdict(
+            load_label(output_dir / "base"),
+            load_label(output_dir / "head"),
+            criteria=criteria,
+            paired=True,
+            names=names,
+        )
+
+    # ------------------------------------------------------------------------------------------------ the run
+
+    def run(self) -> tuple[dict[str, Any], int]:
+        criteria = compare_io.criteria_from(self.config.criteria)
+        with self.display:
+            self._build()
+            with contextlib.ExitStack() as stacks:
+                for name, side in self.sides.items():
+                    self.display.step_started(1, f"up {name}")
+                    started = time.monotonic()
+                    stack = stacks.enter_context(owned_stack(side.config(self.config, self.folder), side.target))
+                    self.display.step_finished(
+                        1, f"up {name}", "ok", time.monotonic() - started, [f"database {stack.database}"]
+                    )
+                self._pass(self.folder, self.plan)
+                verdict, svgs = self._judge(self.folder, criteria)
+                failed = [g["name"] for g in verdict["gates"] if not g["passed"]]
+                if failed:
+                    confirm_dir = self.folder / "confirm"
+                    plan = ab_plan.schedule(ab_plan.confirmation_phases(failed), self.blocks, self.seed + 1)
+                    self._pass(confirm_dir, plan)
+                    second, second_svgs = self._judge(confirm_dir, criteria)
+                    second.update(
+                        {"exit_code": compare_io.exit_code(second, strict=False), "strict": False},
+                        output=str(confirm_dir),
+                    )
+                    compare_io.write_compare(confirm_dir, second, second_svgs)
+                    verdict = combine(verdict, second, failed)
+            save_timings(self.config, self.display.typical)
+        code = compare_io.exit_code(verdict, strict=False)
+        verdict.update(
+            {
+                "exit_code": code,
+                "strict": False,
+                "output": str(self.folder),
+                "revisions": {name: rev.public() for name, rev in self.revisions.items()},
+                "blocks": self.blocks,
+                "seed": self.seed,
+            }
+        )
+        compare_io.write_compare(self.folder, verdict, svgs)
+        return verdict, code
+
+
+def combine(first: dict[str, Any], second: dict[str, Any], failed: Sequence[str]) -> dict[str, Any]:
+    """The first pass's verdict with each gate that failed there judged again by the confirmation pass: a gate
+    fails only when it failed in both."""
+    second_gates = {g["name"]: g for g in second["gates"]}
+    passed = ab_plan.combine_passes(
+        {g["name"]: g["passed"] for g in first["gates"]}, {n: g["passed"] for n, g in second_gates.items()}
+    )
+    gates = []
+    for gate in first["gates"]:
+        again = second_gates.get(gate["name"])
+        entry = {**gate, "passed": passed[gate["name"]], "first_pass": gate["passed"]}
+        if gate["name"] in failed and again is not None:
+            entry["confirmation"] = {"passed": again["passed"], "detail": again["detail"]}
+            entry["detail"] = (
+                f"{gate['detail']} -- confirmation pass: {'passed' if again['passed'] else 'failed again'}: "
+                f"{again['detail']}"
+            )
+        gates.append(entry)
+    confirmed = [g["name"] for g in gates if not g["passed"]]
+    summary = f"confirmation pass over {', '.join(failed)}: " + (
+        f"failed again: {', '.join(confirmed)}" if confirmed else "every gate held the second time"
+    )
+    return {
+        **first,
+        "gates": gates,
+        "passed": all(g["passed"] for g in gates),
+        "confirmation": {"failed_first": list(failed), "summary": summary, "output": "confirm/"},
+    }
