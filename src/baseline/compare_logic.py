@@ -213,6 +213,9 @@ def compare_case(
     if paired:
         p50 = stats.block_ratio(stats.paired_log_ratios(base_runs, head_runs, 50.0), n_boot=n_boot, seed=seed)
         p95 = stats.block_ratio(stats.paired_log_ratios(base_runs, head_runs, 95.0), n_boot=n_boot, seed=seed)
+        for entry, q in ((p50, 50.0), (p95, 95.0)):
+            entry["base"] = stats.percentile([x for run in base_runs for x in run], q)
+            entry["head"] = stats.percentile([x for run in head_runs for x in run], q)
         unit = "block"
     else:
         ratios = stats.hierarchical_bootstrap_ratios(

@@ -101,7 +101,9 @@ def test_identical_labels_pass_with_exit_0(project: Path) -> None:
     assert profile["name"] == "lifecycle" and profile["total_ratio"] == 1.0
     svg = ET.parse(compare_dir(project) / "diff-lifecycle.svg").getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-    assert "**Result: PASSED**" in (compare_dir(project) / "report.md").read_text()
+    assert "**Result: PASSED (exit code 0) · stored baselines (runs) · runs base 3, head 3**" in (
+        compare_dir(project) / "report.md"
+    ).read_text()
     html = (compare_dir(project) / "report.html").read_text()
     assert 'id="compare-table"' in html and 'href="diff-lifecycle.svg"' in html
 
@@ -118,7 +120,7 @@ def test_e2e_30_percent_slower_fails_with_exit_1(project: Path) -> None:
     failed = {g["name"] for g in verdict["gates"] if not g["passed"]}
     assert failed == {"e2e_within_max_ratio", "e2e_hard_regression"}
     report = (compare_dir(project) / "report.md").read_text()
-    assert "| e2e/linear | REGRESSED |" in report and "**Result: FAILED**" in report
+    assert "| e2e/linear | REGRESSED |" in report and "**Result: FAILED (exit code 1)" in report
 
 
 def test_a_slower_host_floor_is_named_beside_the_verdict(project: Path) -> None:
@@ -126,7 +128,8 @@ def test_a_slower_host_floor_is_named_beside_the_verdict(project: Path) -> None:
     out = run_compare(project)
     assert out.returncode == 0, out.stdout + out.stderr
     assert (
-        "WARNING host floor moved (no engine code in this case): sql/calibrate/select_1: slower on head" in out.stdout
+        "WARNING host floor moved (no code of the system under test in this case): sql/calibrate/select_1: slower "
+        "on head" in out.stdout
     )
     verdict = json.loads((compare_dir(project) / "verdict.json").read_text())
     (drift,) = verdict["host_drift"]
@@ -144,15 +147,18 @@ def test_environment_mismatch_warns_and_strict_exits_2(project: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "WARNING environment differs: postgres.settings.fsync: 'on' != 'off'" in out.stdout
     report = (compare_dir(project) / "report.md").read_text()
-    first_lines = report.splitlines()[:6]
-    assert "> **Environment mismatch: latencies may not be comparable.**" in first_lines
+    # The verdict comes first, the warnings after it (and before the cases).
+    assert report.index("**Result: PASSED") < report.index("> **Environment mismatch: latencies may not be comparable")
+    assert report.index("> **Environment mismatch") < report.index("## Cases")
     assert "machine.cpu_count: 2 != 8" in report
     html = (compare_dir(project) / "report.html").read_text()
-    assert html.index('class="warn"') < html.index('id="gates-table"')
+    assert html.index('id="verdict"') < html.index('id="gates-table"') < html.index('class="warn"')
+    assert html.index('class="warn"') < html.index('id="compare-table"')
+    assert out.stdout.index("gates PASSED") < out.stdout.index("WARNING environment differs")
 
     strict = run_compare(project, "--strict")
     assert strict.returncode == 2, strict.stdout + strict.stderr
-    assert "gates PASSED, but the environments differ under --strict (exit 2)" in strict.stdout
+    assert "gates PASSED, but the environments or the bench code differ under --strict (exit 2)" in strict.stdout
     assert json.loads((compare_dir(project) / "verdict.json").read_text())["exit_code"] == 2
 
 

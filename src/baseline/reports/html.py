@@ -8,17 +8,22 @@ from typing import Any
 
 from baseline.reports import svgplots
 from baseline.reports.markdown import (
-    HOST_DRIFT_HEADING,
+    CASE_HEADERS,
+    FUNCTION_HEADERS,
     PROFILE_HEADERS,
     SUMMARY_HEADERS,
+    case_rows,
     environment_lines,
-    fmt_ratio_ci,
     frame_lists,
+    function_rows,
+    gate_rows,
     per_run_tables,
     profile_rows,
     summary_rows,
+    verdict_line,
+    warning_groups,
 )
-from baseline.reports.units import fmt_ns, fmt_pct
+from baseline.reports.units import fmt_pct
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1280px;
@@ -149,68 +154,42 @@ def _profiles(profiles: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _marked(text: str) -> Raw | str:
+    if text in ("regressed", "FAIL"):
+        return Raw(f'<span class="bad">{escape(text)}</span>')
+    if text in ("improved", "pass"):
+        return Raw(f'<span class="good">{escape(text)}</span>')
+    return text
+
+
 def render_compare(verdict: Mapping[str, Any]) -> str:
-    """report.html of a comparison: environment warning on top, outcome, gates, ratio plot, cases, profiles."""
+    """report.html of a comparison: the verdict first (outcome, gates, SQL functions), then the warnings, then the
+    ratio plot, every case and profile."""
     base, head = verdict["base"], verdict["head"]
     body = [f"<h1>Compare {escape(base)} &rarr; {escape(head)}</h1>"]
-    if verdict["environment_warnings"]:
-        heading = "Environment mismatch: latencies may not be comparable" + (
-            " (--strict: exit 2)" if verdict["strict"] else ""
-        )
-        body.append(_warnings(verdict["environment_warnings"], heading))
-    if verdict["host_drift"]:
-        body.append(_warnings(verdict["host_drift"], HOST_DRIFT_HEADING))
     passed = verdict["passed"]
     body.append(
-        f'<div class="verdict {"pass" if passed else "fail"}">{"PASSED" if passed else "FAILED"} '
-        f"(exit code {escape(str(verdict['exit_code']))})</div>"
+        f'<div id="verdict" class="verdict {"pass" if passed else "fail"}">{escape(verdict_line(verdict))}</div>'
     )
+    if verdict.get("confirmation"):
+        body.append(f"<p><em>{escape(verdict['confirmation']['summary'])}</em></p>")
     body.append("<h2>Gates</h2>")
-    gate_rows = [
-        [
-            g["name"],
-            Raw('<span class="good">pass</span>' if g["passed"] else '<span class="bad">FAIL</span>'),
-            "regression signal" if g["hard"] else "success criterion",
-            g["detail"] + ("" if g.get("evaluated", True) else " (nothing to judge)"),
-        ]
-        for g in verdict["gates"]
-    ]
-    body.append(html_table(["gate", "result", "kind", "detail"], gate_rows, table_id="gates-table"))
+    body.append(
+        html_table(["gate", "result", "kind", "detail"], gate_rows(verdict, mark=_marked), table_id="gates-table")
+    )
+    if verdict.get("functions"):
+        body.append("<h2>SQL functions (cases combined; false alarms held at 5% over all functions)</h2>")
+        body.append(html_table(FUNCTION_HEADERS, function_rows(verdict, mark=_marked), table_id="functions-table"))
+    for heading, lines in warning_groups(verdict):
+        body.append(_warnings(lines, heading))
     cases = verdict["cases"]
     body.append("<h2>Cases (ratio head/base; + is slower)</h2>")
-    if cases:
+    plotted = [(c["id"], c["p50"]["ratio"], *c["p50"]["ci"]) for c in cases if c["p50"].get("ci")]
+    if plotted:
         body.append(
-            svgplots.ci_plot(
-                [(c["id"], c["p50"]["ratio"], *c["p50"]["ci"]) for c in cases],
-                title="p50 ratio head/base with 95% CI",
-                reference=1.0,
-                latency=False,
-                width=760,
-            )
+            svgplots.ci_plot(plotted, title="p50 ratio head/base with 95% CI", reference=1.0, latency=False, width=760)
         )
-    case_rows = [
-        [
-            c["id"],
-            Raw(f'<span class="bad">{escape(c["verdict"])}</span>')
-            if c["verdict"] == "regressed"
-            else Raw(f'<span class="good">{escape(c["verdict"])}</span>')
-            if c["verdict"] == "improved"
-            else c["verdict"],
-            fmt_ns(c["p50"]["base"]),
-            fmt_ns(c["p50"]["head"]),
-            fmt_ratio_ci(c["p50"]),
-            fmt_ratio_ci(c["p95"]),
-            "unstable" if c.get("unstable") else "",
-        ]
-        for c in cases
-    ]
-    body.append(
-        html_table(
-            ["case", "verdict", "base p50", "head p50", "p50 change [95% CI]", "p95 change [95% CI]", ""],
-            case_rows,
-            table_id="compare-table",
-        )
-    )
+    body.append(html_table(CASE_HEADERS, case_rows(verdict, mark=_marked), table_id="compare-table"))
     for key, side in (("only_in_base", base), ("only_in_head", head)):
         if verdict.get(key):
             body.append(f"<p>Only in {escape(side)} (not compared): {escape(', '.join(verdict[key]))}</p>")

@@ -18,8 +18,8 @@ HOST_ROWS: list[tuple[str, str, Any]] = [
     ("highest CPU steal in a phase window", "max_cpu_steal_share", fmt_pct),
 ]
 HOST_DRIFT_HEADING = (
-    "The host's floor moved between the baselines: calibration cases, which run no engine code, changed speed; "
-    "every latency ratio below includes that factor."
+    "The host's floor moved between the baselines: cases that run no code of the system under test changed speed; "
+    "every latency ratio above includes that factor."
 )
 
 
@@ -169,60 +169,111 @@ def fmt_ratio_ci(entry: Mapping[str, Any]) -> str:
     return f"{fmt_ratio(entry['ratio'])} {fmt_ci(ci, fmt_ratio)}" if ci else fmt_ratio(entry["ratio"])
 
 
-def render_compare(verdict: Mapping[str, Any]) -> str:
-    """report.md of a comparison: environment warning first, then outcome, gates, cases, profiles."""
-    base, head = verdict["base"], verdict["head"]
-    out = [f"# Compare `{cell(base)}` → `{cell(head)}`", ""]
-    if verdict["environment_warnings"]:
-        out.append("> [!WARNING]")
-        out.append(
-            "> **Environment mismatch: latencies may not be comparable.**"
-            + (" (--strict: exit 2)" if verdict["strict"] else "")
-        )
-        out += [f"> - {cell(w)}" for w in verdict["environment_warnings"]]
-        out.append("")
-    if verdict["host_drift"]:
-        out.append("> [!WARNING]")
-        out.append(f"> **{HOST_DRIFT_HEADING}**")
-        out += [f"> - {cell(w)}" for w in verdict["host_drift"]]
-        out.append("")
-    outcome = "PASSED" if verdict["passed"] else "FAILED"
-    runs = verdict["runs"]
-    out.append(
-        f"**Result: {outcome}** (exit code {verdict['exit_code']}) · runs base {runs['base']}, head {runs['head']}"
-    )
-    out += ["", "## Gates", ""]
-    out.append(
-        table(
-            ["gate", "result", "kind", "detail"],
-            (
-                [
-                    g["name"],
-                    ("pass" if g["passed"] else "**FAIL**")
-                    + ("" if g.get("evaluated", True) else " (nothing to judge)"),
-                    "regression signal" if g["hard"] else "success criterion",
-                    g["detail"],
-                ]
-                for g in verdict["gates"]
-            ),
-        )
-    )
-    out += ["", "## Cases (ratio head/base; + is slower)", ""]
-    rows = [
+def _mde_cell(case: Mapping[str, Any]) -> str:
+    mde = case.get("mde")
+    return "-" if mde is None else f"{mde * 100:.0f}%"
+
+
+CASE_HEADERS = (
+    "case",
+    "verdict",
+    "base p50",
+    "head p50",
+    "p50 change [95% CI]",
+    "p95 change [95% CI]",
+    "detectable",
+    "why inconclusive",
+)
+
+
+def case_rows(verdict: Mapping[str, Any], *, mark: Any) -> list[list[Any]]:
+    """One row per compared case under CASE_HEADERS; `mark(verdict)` renders the verdict cell (markdown and HTML)."""
+    return [
         [
             c["id"],
-            c["verdict"].upper() if c["verdict"] == "regressed" else c["verdict"],
-            fmt_ns(c["p50"]["base"]),
-            fmt_ns(c["p50"]["head"]),
+            mark(c["verdict"]),
+            fmt_ns(c["p50"].get("base")),
+            fmt_ns(c["p50"].get("head")),
             fmt_ratio_ci(c["p50"]),
             fmt_ratio_ci(c["p95"]),
-            "unstable" if c.get("unstable") else "",
+            _mde_cell(c),
+            c.get("advice") or "",
         ]
         for c in verdict["cases"]
     ]
-    out.append(
-        table(["case", "verdict", "base p50", "head p50", "p50 change [95% CI]", "p95 change [95% CI]", ""], rows)
+
+
+FUNCTION_HEADERS = ("SQL function", "verdict", "change [CI]", "cases", "detectable")
+
+
+def function_rows(verdict: Mapping[str, Any], *, mark: Any) -> list[list[Any]]:
+    return [
+        [
+            f["function"],
+            mark(f["verdict"]),
+            fmt_ratio_ci(f) + f" ({f['confidence']:.1%})",
+            len(f["cases"]),
+            "-" if f.get("mde") is None else f"{f['mde'] * 100:.0f}%",
+        ]
+        for f in verdict.get("functions") or []
+    ]
+
+
+def gate_rows(verdict: Mapping[str, Any], *, mark: Any) -> list[list[Any]]:
+    return [
+        [
+            g["name"],
+            mark("pass" if g["passed"] else "FAIL") + ("" if g.get("evaluated", True) else " (nothing to judge)"),
+            "regression signal" if g["hard"] else "success criterion",
+            g["detail"],
+        ]
+        for g in verdict["gates"]
+    ]
+
+
+def warning_groups(verdict: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """(heading, lines) of what to be wary of, after the verdict: the host's floor, the environment, the code."""
+    groups = []
+    if verdict["host_drift"]:
+        lines = list(verdict["host_drift"])
+        if verdict.get("remeasure_advice"):
+            lines.append(verdict["remeasure_advice"])
+        groups.append((HOST_DRIFT_HEADING, lines))
+    if verdict["environment_warnings"]:
+        heading = "Environment mismatch: latencies may not be comparable" + (
+            " (--strict: exit 2)" if verdict.get("strict") else ""
+        )
+        groups.append((heading, list(verdict["environment_warnings"])))
+    if verdict.get("provenance_warnings"):
+        groups.append(("Measured by different code", list(verdict["provenance_warnings"])))
+    return groups
+
+
+def verdict_line(verdict: Mapping[str, Any]) -> str:
+    outcome = "PASSED" if verdict["passed"] else "FAILED"
+    runs = verdict["runs"]
+    unit = verdict.get("replicate", "run")
+    return (
+        f"Result: {outcome} (exit code {verdict['exit_code']}) · {verdict.get('mode', '')} · {unit}s base "
+        f"{len(runs['base'])}, head {len(runs['head'])}"
     )
+
+
+def render_compare(verdict: Mapping[str, Any]) -> str:
+    """report.md of a comparison: the verdict first (outcome, gates, SQL functions), then the warnings, then every
+    case and profile."""
+    base, head = verdict["base"], verdict["head"]
+    out = [f"# Compare `{cell(base)}` → `{cell(head)}`", "", f"**{verdict_line(verdict)}**"]
+    if verdict.get("confirmation"):
+        out += ["", f"_{cell(verdict['confirmation']['summary'])}_"]
+    out += ["", "## Gates", "", table(["gate", "result", "kind", "detail"], gate_rows(verdict, mark=_bold_fail))]
+    if verdict.get("functions"):
+        out += ["", "## SQL functions (cases combined; false alarms held at 5% over all functions)", ""]
+        out.append(table(FUNCTION_HEADERS, function_rows(verdict, mark=_upper_regressed)))
+    for heading, lines in warning_groups(verdict):
+        out += ["", "> [!WARNING]", f"> **{heading}**"] + [f"> - {cell(w)}" for w in lines]
+    out += ["", "## Cases (ratio head/base; + is slower; detectable = smallest slowdown found with 80% power)", ""]
+    out.append(table(CASE_HEADERS, case_rows(verdict, mark=_upper_regressed)))
     for key, side in (("only_in_base", base), ("only_in_head", head)):
         if verdict.get(key):
             out.append(f"\nOnly in `{cell(side)}` (not compared): {', '.join(verdict[key])}")
@@ -234,6 +285,8 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
             f"{fmt_pct(mp['base_share'])} → {fmt_pct(mp['head_share'])} · "
             f"[differential flamegraph]({prof['diff_svg']})"
         )
+        if prof["diff"].get("note"):
+            out += ["", f"_{cell(prof['diff']['note'])}_"]
         out.append("")
         out.append(profile_table(prof["diff"]))
         for what, listed in frame_lists(prof["diff"]):
@@ -241,6 +294,14 @@ def render_compare(verdict: Mapping[str, Any]) -> str:
     if verdict.get("notes"):
         out += ["", "## Notes", ""] + [f"- {cell(n)}" for n in verdict["notes"]]
     return "\n".join(out) + "\n"
+
+
+def _bold_fail(text: str) -> str:
+    return "**FAIL**" if text == "FAIL" else text
+
+
+def _upper_regressed(text: str) -> str:
+    return text.upper() if text == "regressed" else text
 
 
 PROFILE_HEADERS = ["frame (inclusive)", "base", "head", "change", "significant"]
