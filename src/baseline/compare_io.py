@@ -177,6 +177,36 @@ def build_verdict(
     return verdict, svgs
 
 
+def remeasure_advice(verdict: Mapping[str, Any]) -> str | None:
+    """When the host's floor moved between two stored baselines: which verdicts that touches, and what to do."""
+    if not verdict["host_drift"]:
+        return None
+    moved = [c["id"] for c in verdict["cases"] if c["calibration"] is None and c["verdict"] != "unchanged"]
+    failed = [g["name"] for g in verdict["gates"] if not g["passed"]]
+    touched = f"{len(moved)} case verdict(s) that are not 'unchanged'" + (
+        f" and the failed gate(s) {', '.join(failed)}" if failed else ""
+    )
+    return (
+        f"the host changed speed between the two baselines, so {touched} may be the host's and not the code's: "
+        "re-measure both in the same minutes with `nox -s compare -- --remeasure` (it rebuilds the base's recorded "
+        "commit and runs an A/B against the working tree)"
+    )
+
+
+def recorded_commit(data: LabelRuns) -> tuple[str, bool]:
+    """The commit a label was measured at and whether its tree was dirty (from its results' fingerprints)."""
+    commits = {
+        (str(env.get("commit")), bool(env.get("dirty"))) for run in data.runs if (env := run.environment.get("git"))
+    }
+    if len(commits) != 1:
+        found = ", ".join(sorted(c[:12] for c, _ in commits)) or "none recorded"
+        raise BadInput(f"label {data.label!r} records no single commit to rebuild (found: {found})")
+    ((commit, dirty),) = commits
+    if not commit or commit == "None":
+        raise BadInput(f"label {data.label!r} records no commit (measured outside a git checkout): cannot rebuild it")
+    return commit, dirty
+
+
 def exit_code(verdict: Mapping[str, Any], *, strict: bool) -> int:
     """0 every gate holds, 1 a gate failed, 2 under --strict when the environments or the bench code differ."""
     if strict and (verdict["environment_warnings"] or verdict["provenance_warnings"]):
@@ -201,6 +231,7 @@ def compare_labels(
     crit = _criteria(criteria)
     base_data, head_data = _load(output_dir, base, "base"), _load(output_dir, head, "head")
     verdict, svgs = build_verdict(base_data, head_data, criteria=crit, paired=False, seed=seed)
+    verdict["remeasure_advice"] = remeasure_advice(verdict)
     out_dir = Path(output_dir) / "compare" / f"{base}__{head}"
     code = exit_code(verdict, strict=strict)
     verdict.update({"exit_code": code, "strict": strict, "output": str(out_dir)})

@@ -1,7 +1,8 @@
 """A label's summary in the formats of continuous-benchmarking services.
 
 - Bencher Metric Format (https://bencher.dev/docs/reference/bencher-metric-format): per case a `latency`
-  measure in nanoseconds, its value the pooled p50 and its bounds the p50's bootstrap 95% CI.
+  measure in nanoseconds, its value the pooled p50 and its bounds the p50's 95% CI from the summary's run-level
+  (hierarchical) bootstrap: runs resampled, then samples within them.
 - github-action-benchmark `customSmallerIsBetter`: a list of {name, unit, value, range, extra}.
 """
 

@@ -36,6 +36,17 @@ def _recorded_or_computed(recorded: dict[str, Any] | None, samples: list[float])
     return stats.summarize(samples)
 
 
+def _pooled(per_run: list[list[float]], pooled: np.ndarray) -> dict[str, Any]:
+    """The pooled statistics, their p50 and p95 CIs from the run-level (hierarchical) bootstrap: the run, not the
+    sample, is the unit of replication, so the interval shows how much the runs differ (with one run, the
+    samples')."""
+    summary: dict[str, Any] = dict(stats.summarize(pooled.tolist()))
+    summary["p50_ci"] = stats.hierarchical_quantile_ci(per_run, 50.0)
+    summary["p95_ci"] = stats.hierarchical_quantile_ci(per_run, 95.0)
+    summary["ci_method"] = "hierarchical bootstrap (runs, then samples)"
+    return summary
+
+
 def summarize_case(case_id: str, entry: dict[str, Any], *, cv_threshold: float) -> dict[str, Any]:
     """Pooled statistics, per-run medians with CIs, cross-run CV and the unstable flag of one case."""
     per_run = [samples for _, samples in entry["runs"]]
@@ -58,7 +69,7 @@ def summarize_case(case_id: str, entry: dict[str, Any], *, cv_threshold: float) 
         "id": case_id,
         "phase": entry["phase"],
         "unit": entry["unit"],
-        "pooled": stats.summarize(pooled.tolist()),
+        "pooled": _pooled(per_run, pooled),
         "runs": runs,
         "cv": float(stability["cv"]),
         "unstable": bool(stability["unstable"]),

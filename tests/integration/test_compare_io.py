@@ -101,9 +101,10 @@ def test_identical_labels_pass_with_exit_0(project: Path) -> None:
     assert profile["name"] == "lifecycle" and profile["total_ratio"] == 1.0
     svg = ET.parse(compare_dir(project) / "diff-lifecycle.svg").getroot()
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
-    assert "**Result: PASSED (exit code 0) · stored baselines (runs) · runs base 3, head 3**" in (
-        compare_dir(project) / "report.md"
-    ).read_text()
+    assert (
+        "**Result: PASSED (exit code 0) · stored baselines (runs) · runs base 3, head 3**"
+        in (compare_dir(project) / "report.md").read_text()
+    )
     html = (compare_dir(project) / "report.html").read_text()
     assert 'id="compare-table"' in html and 'href="diff-lifecycle.svg"' in html
 

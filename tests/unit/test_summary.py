@@ -254,3 +254,16 @@ def test_a_flag_raised_in_several_runs_is_one_entry_naming_them() -> None:
         "autovacuum_in_window (runs 1, 3)",
         "checkpoint_in_window (run 2)",
     ]
+
+
+def test_the_pooled_ci_is_as_wide_as_the_runs_differ(tmp_path: Path) -> None:
+    """Three runs whose medians span 20%: the run-level bootstrap's p50 CI spans their spread, where a bootstrap of
+    the pooled samples alone would be a few percent wide."""
+    config = Config(project_root=tmp_path, output_dir=tmp_path, workdir=tmp_path, label="l")
+    for run, level in ((1, 100.0), (2, 110.0), (3, 120.0)):
+        samples = [level + (i % 10) for i in range(300)]
+        case = {"id": "e2e/x", "unit": "ns", "samples": samples, "summary": {}}
+        store.write_result(config.with_run(run), "e2e", [case], environment={})
+    (case,) = build_summary(tmp_path / "l", cv_threshold=0.1)["cases"]
+    lo, hi = case["pooled"]["p50_ci"]
+    assert lo <= 106 and hi >= 123 and case["pooled"]["ci_method"].startswith("hierarchical")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import exports, summary
-from baseline.config import add_common_options, load_config
+from baseline.config import Config, add_common_options, check_label, load_config
 from baseline.errors import EXIT_OK
 
 
@@ -41,11 +41,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from baseline import compare_io
 
     config = load_config(args)
+    if args.remeasure:
+        return _remeasure(config, args)
     verdict, code = compare_io.compare_labels(
         config.output_dir, args.base, args.head, criteria=config.criteria, strict=args.strict
     )
     print(compare_io.console_summary(verdict))
     return code
+
+
+def _remeasure(config: Config, args: argparse.Namespace) -> int:
+    """Rebuild the base label's recorded commit and A/B it against the working tree (the same minutes, the same
+    harness), instead of comparing with numbers taken hours or days before."""
+    from baseline import compare_io
+    from baseline.commands.pipeline import run_ab
+    from baseline.errors import BadInput
+    from baseline.results import load_label
+
+    commit, dirty = compare_io.recorded_commit(load_label(config.output_dir / check_label("--base", args.base)))
+    if dirty:
+        raise BadInput(
+            f"label {args.base!r} was recorded from a tree with uncommitted changes (commit {commit[:12]} plus "
+            "changes git does not keep): it cannot be rebuilt; record the base from a clean commit"
+        )
+    return run_ab(config, args, base=commit, head=None)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -81,6 +100,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="exit 2 when the environments (PostgreSQL, CPU, dataset, config) or the bench code differ",
     )
+    p.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="rebuild the base label's recorded commit and A/B it against the working tree, in the same minutes "
+        "(-> profiles/ab/...); refuses a base recorded from a dirty tree",
+    )
+    p.add_argument("--quick", action="store_true", default=None, help="with --remeasure: smoke sizes")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("export", help="a label's results as Bencher (BMF) or github-action-benchmark JSON")
