@@ -45,3 +45,10 @@ def ab(session: nox.Session) -> None:
     """Two revisions measured in the same minutes: -- [--base REF] [--head REF] [--quick] [--blocks N]."""
     install_project(session)
     harness(session, "ab")
+
+
+@nox.session(python=PYTHON)
+def verdict_check(session: nox.Session) -> None:
+    """This machine's A/B false-alarm rate and power against injected slowdowns: -- [--repeats N]."""
+    install_project(session)
+    harness(session, "verdict-check")

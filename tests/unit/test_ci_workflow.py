@@ -21,7 +21,7 @@ def workflow() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
-    return workflow["jobs"]["compare"]["steps"]
+    return workflow["jobs"]["ab"]["steps"]
 
 
 def _check_jsonschema() -> str:
@@ -57,7 +57,7 @@ def test_triggers_on_pull_requests_touching_engine_or_harness(workflow: dict[str
     triggers = workflow.get("on", workflow.get(True))
     assert set(triggers) == {"pull_request"}
     assert triggers["pull_request"]["paths"] == [
-        "src/tasker/orchestration/**",
+        "src/tasker/**",
         "src/baseline/**",
         "sessions/**",
         "noxfile.py",
@@ -65,37 +65,25 @@ def test_triggers_on_pull_requests_touching_engine_or_harness(workflow: dict[str
     ]
 
 
-def test_checks_out_base_and_head_in_separate_folders(steps: list[dict[str, Any]]) -> None:
-    checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
-    assert {s["with"]["path"] for s in checkouts} == {"base", "head"}
-    base = next(s for s in checkouts if s["with"]["path"] == "base")
-    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+def test_checks_out_the_history_the_base_commit_is_built_from(steps: list[dict[str, Any]]) -> None:
+    (checkout,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout["with"]["fetch-depth"] == 0
 
 
-BASELINES = "Baselines of base (pre-refactor) and head (post-refactor), runs interleaved"
-
-
-def test_runs_the_same_nox_sessions_users_run_interleaved(steps: list[dict[str, Any]], tmp_path: Path) -> None:
-    """The baseline step, run by bash with `nox` answering as a logger: base and head alternate run by run."""
-    step = next(s for s in steps if s.get("name") == BASELINES)
-    for side in ("base", "head"):
-        (tmp_path / side).mkdir()
+def test_runs_the_same_ab_session_users_run(steps: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The A/B step, run by bash with `nox` answering as a logger (exit 1: a failed gate): it calls the users' session
+    with the pull request's base and head, and records the exit code instead of failing the step."""
+    step = next(s for s in steps if s.get("id") == "ab")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    (bin_dir / "nox").write_text(f'#!/bin/sh\necho "$(basename "$PWD") $*" >> {log}\n')
+    log, output = tmp_path / "calls.log", tmp_path / "github_output"
+    (bin_dir / "nox").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexit 1\n')
     (bin_dir / "nox").chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
-    subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, check=True, timeout=60)
-    assert log.read_text().splitlines() == [
-        f"{side} -s baseline_{phase} -- --quick --only-run {run}"
-        for run in (1, 2, 3)
-        for side, phase in (("base", "pre"), ("head", "post"))
-    ]
-    compare = next(s for s in steps if s.get("id") == "compare")
-    assert "nox -s compare" in compare["run"] and 'echo "exit_code=$code" >> "$GITHUB_OUTPUT"' in compare["run"]
-    names = [s.get("name", "") for s in steps]
-    assert names.index(BASELINES) < names.index("Compare pre-refactor with post-refactor")
+    script = step["run"].replace("${{ github.event.pull_request.base.sha }}", "abc123")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "GITHUB_OUTPUT": str(output)}
+    subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, check=True, timeout=60)
+    assert log.read_text().splitlines() == ["-s ab -- --quick --base abc123 --head HEAD"]
+    assert output.read_text().strip() == "exit_code=1"
 
 
 def test_publishes_profiles_and_summary_and_fails_on_gate(steps: list[dict[str, Any]], workflow: dict) -> None:
@@ -103,6 +91,6 @@ def test_publishes_profiles_and_summary_and_fails_on_gate(steps: list[dict[str, 
     assert upload["with"]["path"] == "profiles/" and upload["if"] == "always()"
     assert workflow["env"]["BASELINE_OUTPUT_DIR"] == "${{ github.workspace }}/profiles"
     summary = next(s for s in steps if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
-    assert "compare/pre-refactor__post-refactor/report.md" in summary["run"]
+    assert "/ab/*__*/report.md" in summary["run"]
     gate = steps[-1]
-    assert gate["if"] == "steps.compare.outputs.exit_code != '0'" and "exit 1" in gate["run"]
+    assert gate["if"] == "steps.ab.outputs.exit_code != '0'" and "exit 1" in gate["run"]

@@ -125,6 +125,17 @@ def cmd_ab(args: argparse.Namespace) -> int:
     return run_ab(load_config(args), args, base=args.base, head=args.head)
 
 
+def cmd_verdict_check(args: argparse.Namespace) -> int:
+    from baseline.pipeline.verdict_check import verdict_check
+    from baseline.verdict_tally import render_markdown
+
+    config = load_config(args)
+    result = verdict_check(config, repeats=args.repeats, cli_values=cli_values(args), console=console())
+    console().print(render_markdown(result), markup=False, highlight=False)
+    console().print(f"  {result['output']}")
+    return EXIT_OK
+
+
 AB_EXAMPLES = """examples:
   baseline ab                                  the working tree against where it left the default branch
   baseline ab --base main --head HEAD --quick  two commits, smoke-sized (what CI gates on)
@@ -162,6 +173,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--blocks", dest="ab_blocks", default=None, metavar="N", help="blocks per phase (default 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="show every phase process's own output")
     p.set_defaults(func=cmd_ab)
+
+    p = subparsers.add_parser(
+        "verdict-check",
+        help="this machine's false-alarm rate (A/A runs) and power (injected slowdowns) of the quick A/B",
+        description="Quick A/B runs of HEAD against itself, then against a copy slowed by 10% in one SQL function and "
+        "by 15% in the E2E chain; prints how often each gate fired and the minimum detectable effect per phase.",
+    )
+    add_common_options(p)
+    p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs of each kind (default 3)")
+    p.set_defaults(func=cmd_verdict_check)
 
     p = subparsers.add_parser(
         "profile-all",

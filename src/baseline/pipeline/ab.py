@@ -195,8 +195,15 @@ class ABRun:
 
     # ------------------------------------------------------------------------------------------------ the run
 
+    def _keep_earlier(self) -> None:
+        """An earlier A/B of the same pair is moved aside (renamed with its time), never overwritten."""
+        if self.folder.exists():
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(self.folder.stat().st_mtime))
+            self.folder.rename(self.folder.with_name(f"{self.folder.name}.{stamp}"))
+
     def run(self) -> tuple[dict[str, Any], int]:
         criteria = compare_io.criteria_from(self.config.criteria)
+        self._keep_earlier()
         with self.display:
             self._build()
             with contextlib.ExitStack() as stacks:

@@ -138,6 +138,24 @@ class Target(Protocol):
         ...
 
 
+@dataclass(frozen=True, kw_only=True)
+class Injection:
+    """A known slowdown written into a checkout: what it does, and the SQL function it slows (None: the E2E chain)."""
+
+    description: str
+    function: str | None = None
+
+
+@runtime_checkable
+class Injectable(Protocol):
+    """A target the verdict check can slow down on purpose, to measure the A/B's power against a known change."""
+
+    def inject(self, source: Path, kind: str, amount: float, measured: Mapping[str, float]) -> Injection:
+        """Slow the checkout at `source` by `amount` (0.10 = 10%): `sql` one SQL function server side, `e2e` the
+        chain of a task; `measured` maps case ids to their measured p50 (ns), to size the slowdown."""
+        ...
+
+
 @runtime_checkable
 class Revisable(Protocol):
     """A target whose revisions an A/B run can build and measure side by side (each side its own build and stack;

@@ -13,6 +13,7 @@ import hashlib
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from baseline.build import build_into
 from baseline.results import StoreError, read_json
 from baseline.revisions import Revision
 from baseline.store import write_json_atomic
-from baseline.targets.contract import ProcessRole, TargetError
+from baseline.targets.contract import Injection, ProcessRole, TargetError
 from baseline.targets.tasker import processes
 from baseline.targets.tasker.workload import TaskerWorkload
 
@@ -129,3 +130,36 @@ class TaskerTarget:
         if not (into / "venv" / "bin" / "tasker").is_file():
             raise TargetError(f"{into} holds no built tasker revision; build it with `install` first")
         return TaskerTarget(bin_dir=into / "venv" / "bin", source_dir=into / "src")
+
+    def inject(self, source: Path, kind: str, amount: float, measured: Mapping[str, float]) -> Injection:
+        """Slow a checkout of the engine down by `amount` (0.10 = 10%) of what `measured` (case id -> p50 ns) says a
+        thing takes: `sql` adds a CPU loop to the calibration case's function (its rows from the host's measured cost
+        per row: the server CPU loop less SELECT 1, over its 1,000 rows), `e2e` a delay to every step's handler (a
+        linear task's four steps share the slowdown)."""
+        from baseline.targets.tasker import inject
+
+        def p50(case_id: str) -> float:
+            if case_id not in measured:
+                raise TargetError(f"cannot size the {kind} slowdown: no measured p50 of {case_id}")
+            return measured[case_id]
+
+        if kind == "sql":
+            function = self.workload.calibration_case.split("/")[1]
+            per_row = (p50("sql/calibrate/cpu_loop") - p50("sql/calibrate/select_1")) / 1000
+            if per_row <= 0:
+                raise TargetError(f"cannot size the SQL slowdown: the CPU loop measured no cost per row ({per_row})")
+            rows = max(1, round(amount * p50(self.workload.calibration_case) / per_row))
+            path = source / "src" / "tasker" / "sql" / "functions" / f"{function}.sql"
+            path.write_text(inject.slow_sql_function(path.read_text(), rows))
+            return Injection(
+                description=f"{function}: a {rows}-row CPU loop per call (+{amount:.0%} of its measured p50)",
+                function=function,
+            )
+        if kind == "e2e":
+            delay = amount * p50("e2e/workflow/linear") / 4 / 1e9
+            path = source / "src" / "tasker" / "handlers.py"
+            path.write_text(inject.slow_handler(path.read_text(), round(delay, 6)))
+            return Injection(
+                description=f"every step's handler sleeps {delay * 1e3:.3f} ms (+{amount:.0%} of a linear task's p50)"
+            )
+        raise TargetError(f"unknown slowdown {kind!r}; the tasker target injects 'sql' or 'e2e'")

@@ -1,0 +1,61 @@
+"""The A/B plan: balanced, drawn orders per phase; block sizes; which phases a failed gate repeats."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from baseline import phases
+from baseline.errors import BadInput
+from baseline.pipeline import ab_plan
+
+
+def test_each_side_goes_first_in_half_of_a_phases_blocks_in_a_drawn_sequence() -> None:
+    plan = ab_plan.schedule(phases.RUN_PHASES, 10, seed=7)
+    by_phase: dict[str, list[ab_plan.Block]] = {}
+    for block in plan:
+        by_phase.setdefault(block.phase.name, []).append(block)
+    assert list(by_phase) == ["sql", "event", "task_init", "e2e", "lifecycle"]
+    assert [b.block for b in by_phase["sql"]] == list(range(1, 11))
+    assert len(by_phase["lifecycle"]) == ab_plan.MAX_LIFECYCLE_BLOCKS
+    for blocks in by_phase.values():
+        firsts = Counter(b.order[0] for b in blocks)
+        assert firsts["base"] == firsts["head"] and all(set(b.order) == {"base", "head"} for b in blocks)
+    assert [b.order for b in by_phase["sql"]] != [b.order for b in by_phase["event"]]  # drawn anew per phase
+    assert ab_plan.schedule(phases.RUN_PHASES, 10, seed=7) == plan  # and reproducibly from the seed
+
+
+def test_an_odd_block_count_draws_who_goes_first_in_the_extra_block() -> None:
+    orders = ab_plan.balanced_orders(5, random.Random(1))
+    firsts = Counter(first for first, _ in orders)
+    assert sorted(firsts.values()) == [2, 3]
+
+
+def test_fewer_than_three_blocks_is_bad_input() -> None:
+    with pytest.raises(BadInput, match="at least 3 blocks"):
+        ab_plan.schedule(phases.RUN_PHASES, 2, seed=0)
+
+
+def test_block_sizes_share_a_baselines_samples_with_a_floor() -> None:
+    assert ab_plan.block_samples("sql", 500, 3, 10) == 150
+    assert ab_plan.block_samples("e2e", 10, 3, 6) == 6  # quick: 5 would be below the floor
+    assert ab_plan.profiled_rounds(20, 10, quick=False) == 2 and ab_plan.profiled_rounds(20, 6, quick=True) == 1
+
+
+def test_a_failed_gate_repeats_the_phases_that_feed_it_and_fails_only_when_it_fails_again() -> None:
+    assert [p.name for p in ab_plan.confirmation_phases(["sql_unchanged"])] == ["sql"]
+    assert [p.name for p in ab_plan.confirmation_phases(["lifecycle_within_max_ratio", "e2e_hard_regression"])] == [
+        "task_init",
+        "e2e",
+        "lifecycle",
+    ]
+    first = {"sql_unchanged": False, "e2e_within_max_ratio": True, "no_new_hot_paths": False}
+    again = {"sql_unchanged": True, "no_new_hot_paths": False}
+    assert ab_plan.combine_passes(first, again) == {
+        "sql_unchanged": True,
+        "e2e_within_max_ratio": True,
+        "no_new_hot_paths": False,
+    }
+    assert ab_plan.combine_passes({"sql_unchanged": False}, {}) == {"sql_unchanged": False}
