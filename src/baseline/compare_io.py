@@ -164,6 +164,7 @@ def build_verdict(
         "cases": cases,
         "only_in_base": [cid for cid in base_cases if cid not in head_cases],
         "only_in_head": [cid for cid in head_cases if cid not in base_cases],
+        "phases": {"base": base_data.phases(), "head": head_data.phases()},
         "profiles": profiles,
         "notes": notes,
         "runs": {
@@ -175,6 +176,26 @@ def build_verdict(
         "environment": {"base": base_data.runs[0].environment, "head": head_data.runs[0].environment},
     }
     return verdict, svgs
+
+
+def mismatches(verdict: Mapping[str, Any]) -> list[str]:
+    """What one side has and the other lacks (cases, phases, runs), and the config each was measured with: a
+    comparison over either is not a comparison of the code."""
+    found = []
+    for key, side in (("only_in_base", "base"), ("only_in_head", "head")):
+        if verdict[key]:
+            shown = ", ".join(verdict[key][:5]) + (
+                f" and {len(verdict[key]) - 5} more" if len(verdict[key]) > 5 else ""
+            )
+            found.append(f"{len(verdict[key])} case(s) only in {side}: {shown}")
+    base_phases, head_phases = set(verdict["phases"]["base"]), set(verdict["phases"]["head"])
+    if base_phases != head_phases:
+        found.append(f"phases differ: base {sorted(base_phases)}, head {sorted(head_phases)}")
+    runs = verdict["runs"]
+    if sorted(runs["base"]) != sorted(runs["head"]):
+        found.append(f"runs differ: base {runs['base']}, head {runs['head']}")
+    found += [f"config differs: {w}" for w in verdict["environment_warnings"] if w.startswith("config.")]
+    return found
 
 
 def remeasure_advice(verdict: Mapping[str, Any]) -> str | None:
@@ -222,15 +243,24 @@ def compare_labels(
     criteria: Mapping[str, Any] | Criteria | None,
     strict: bool,
     seed: int = 0,
+    allow_mismatch: bool = False,
 ) -> tuple[dict[str, Any], int]:
     """Compare label `head` against label `base` under `output_dir`; write the compare folder.
 
-    Returns (verdict, exit code 0/1/2). Raises BadInput for a missing label, a label without runs,
-    a corrupt or incompatible file, or a bad criteria key; nothing is written then.
+    Returns (verdict, exit code 0/1/2). Raises BadInput for a missing label, a label without runs, a corrupt or
+    incompatible file, a bad criteria key, or (unless `allow_mismatch`) a case, phase or run one side lacks or a
+    config that differs; nothing is written then.
     """
     crit = _criteria(criteria)
     base_data, head_data = _load(output_dir, base, "base"), _load(output_dir, head, "head")
     verdict, svgs = build_verdict(base_data, head_data, criteria=crit, paired=False, seed=seed)
+    found = mismatches(verdict)
+    if found and not allow_mismatch:
+        raise BadInput(
+            f"{base!r} and {head!r} were not measured alike: " + "; ".join(found) + ". Re-run what is missing "
+            "with the same options (nothing was written), or pass --allow-mismatch to compare what both have"
+        )
+    verdict["mismatches"] = found
     verdict["remeasure_advice"] = remeasure_advice(verdict)
     out_dir = Path(output_dir) / "compare" / f"{base}__{head}"
     code = exit_code(verdict, strict=strict)
@@ -281,6 +311,8 @@ def console_summary(verdict: Mapping[str, Any]) -> str:
         lines.append(f"  WARNING host floor moved (no code of the system under test in this case): {warning}")
     if verdict.get("remeasure_advice"):
         lines.append(f"  {verdict['remeasure_advice']}")
+    for warning in verdict.get("mismatches", []):
+        lines.append(f"  WARNING compared despite a mismatch (--allow-mismatch): {warning}")
     for warning in verdict["environment_warnings"]:
         lines.append(f"  WARNING environment differs: {warning}")
     for warning in verdict.get("provenance_warnings", []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -237,3 +238,32 @@ def test_new_hot_path_in_a_profile_fails_with_exit_1(project: Path) -> None:
     report = (compare_dir(project) / "report.md").read_text()
     assert "New hot paths: `rebuild_graph (tasker/orchestration/lifecycle/step_enqueuer.py)` (20.0%)" in report
     assert "New frames: `rebuild_graph" in report
+
+
+def test_a_head_missing_a_phase_is_bad_input_and_writes_nothing(project: Path) -> None:
+    """compare must never pass on missing data: a head that lacks the e2e phase of the base is refused (exit 2)."""
+    write_label(project, "post")
+    for run in (1, 2, 3):
+        (project / "profiles" / "post" / f"run-{run}" / "e2e.json").unlink()
+    out = run_compare(project)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "were not measured alike: 1 case(s) only in base: e2e/linear; phases differ" in out.stderr
+    assert "--allow-mismatch" in out.stderr and not compare_dir(project).exists()
+    allowed = run_compare(project, "--allow-mismatch")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "WARNING compared despite a mismatch (--allow-mismatch): 1 case(s) only in base" in allowed.stdout
+    assert "Compared despite mismatches (--allow-mismatch)" in (compare_dir(project) / "report.md").read_text()
+
+
+def test_a_failed_run_on_one_side_or_another_config_is_a_mismatch(project: Path) -> None:
+    other = copy.deepcopy(ENV)
+    other["config"]["dataset_scale"] = 5000
+    write_label(project, "post", env=other)
+    out = run_compare(project)
+    assert out.returncode == 2 and "config differs: config.dataset_scale" in out.stderr
+    shutil.rmtree(project / "profiles" / "post")
+    write_label(project, "post")
+    manifest = project / "profiles" / "post" / "manifest.json"
+    manifest.write_text(json.dumps({"label": "post", "runs": {"3": {"status": "failed", "error": "worker died"}}}))
+    out = run_compare(project)
+    assert out.returncode == 2 and "runs differ: base [1, 2, 3], head [1, 2]" in out.stderr

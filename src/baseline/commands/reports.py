@@ -44,7 +44,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.remeasure:
         return _remeasure(config, args)
     verdict, code = compare_io.compare_labels(
-        config.output_dir, args.base, args.head, criteria=config.criteria, strict=args.strict
+        config.output_dir,
+        args.base,
+        args.head,
+        criteria=config.criteria,
+        strict=args.strict,
+        allow_mismatch=args.allow_mismatch,
     )
     print(compare_io.console_summary(verdict))
     return code
@@ -99,6 +104,12 @@ def register(subparsers: Any) -> None:
         "--strict",
         action="store_true",
         help="exit 2 when the environments (PostgreSQL, CPU, dataset, config) or the bench code differ",
+    )
+    p.add_argument(
+        "--allow-mismatch",
+        action="store_true",
+        help="compare what both labels have although a case, phase or run is missing on one side or the config "
+        "differs (marked in the report); without it that is bad input (exit 2)",
     )
     p.add_argument(
         "--remeasure",

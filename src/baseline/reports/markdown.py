@@ -234,6 +234,10 @@ def gate_rows(verdict: Mapping[str, Any], *, mark: Any) -> list[list[Any]]:
 def warning_groups(verdict: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     """(heading, lines) of what to be wary of, after the verdict: the host's floor, the environment, the code."""
     groups = []
+    if verdict.get("mismatches"):
+        groups.append(
+            ("Compared despite mismatches (--allow-mismatch): only what both sides have", verdict["mismatches"])
+        )
     if verdict["host_drift"]:
         lines = list(verdict["host_drift"])
         if verdict.get("remeasure_advice"):
