@@ -405,16 +405,28 @@ def load_config(
                 merged[key] = value
     merged["samples"] = samples
 
-    output_dir = Path(merged.pop("output_dir", "profiles"))
-    workdir = Path(merged.pop("workdir", ".baseline"))
     config = Config(
         project_root=root,
-        output_dir=output_dir if output_dir.is_absolute() else root / output_dir,
-        workdir=workdir if workdir.is_absolute() else root / workdir,
+        output_dir=_inside(root, "output_dir", merged.pop("output_dir", "profiles")),
+        workdir=_inside(root, "workdir", merged.pop("workdir", ".baseline")),
         **merged,
     )
     _check_consistency(config)
     return config
+
+
+def _inside(root: Path, key: str, value: str) -> Path:
+    """An absolute folder as given; a relative one under the project, never outside it."""
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    resolved = (root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise ConfigError(
+            f"{key}: {value!r} leads outside the project ({resolved}); give a path inside it, or an absolute path "
+            "to write elsewhere on purpose"
+        )
+    return root / path
 
 
 def _check_consistency(config: Config) -> None:

@@ -90,6 +90,8 @@ def test_quick_table_in_pyproject(tmp_path: Path) -> None:
         ("", {"BASELINE_QUICK": "maybe"}, [], "BASELINE_QUICK: expected true/false"),
         ("target = 'two words'", {}, [], "[tool.baseline].target: expected an installed target's name"),
         ("[tool.baseline.quick]\nrun = 2", {}, [], "[tool.baseline.quick]: unknown key 'run'"),
+        ("output_dir = '../elsewhere'", {}, [], "output_dir: '../elsewhere' leads outside the project"),
+        ("", {"BASELINE_WORKDIR": "sub/../../up"}, [], "workdir: 'sub/../../up' leads outside the project"),
     ],
 )
 def test_bad_values_name_the_key(
