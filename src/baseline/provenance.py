@@ -14,8 +14,8 @@ from pathlib import Path
 
 from baseline.targets.contract import Target
 
-#: What measures: the benches, and the sampler whose code sits inside every timed region.
-_MEASURING_CODE = ("baseline.benches", "baseline.measure")
+#: What measures: the benches, and the sampler and HTTP client whose code sits inside the timed regions.
+_MEASURING_CODE = ("baseline.benches", "baseline.measure", "baseline.httpclient")
 
 
 def digest_files(paths: Iterable[Path], root: Path) -> str:

@@ -11,8 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from baseline.benches.common import BenchError
-from baseline.benches.http import HttpClient
+from baseline.httpclient import HttpClient, HttpError
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -79,7 +78,7 @@ def test_json_round_trip_over_one_kept_alive_connection(server: str) -> None:
 
 
 def test_a_request_is_built_whole_for_one_write() -> None:
-    from baseline.benches.http import request_bytes
+    from baseline.httpclient import request_bytes
 
     body = json.dumps({"name": "x"}).encode()
     wire = request_bytes("POST", "/api/v1/tasks", b"Host: h:1\r\nAccept: application/json\r\n", body)
@@ -116,7 +115,7 @@ def test_unreachable_api_is_a_bench_error_naming_the_url() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
-    with HttpClient(f"http://127.0.0.1:{port}", timeout_s=2) as client, pytest.raises(BenchError) as info:
+    with HttpClient(f"http://127.0.0.1:{port}", timeout_s=2) as client, pytest.raises(HttpError) as info:
         client.get("/health")
     assert f"GET http://127.0.0.1:{port}/health failed" in str(info.value)
 

@@ -150,7 +150,8 @@ def test_task_init_bench(bench_env: dict[str, str]) -> None:
     creates = {"task_init/create_task/workflow=linear", "task_init/create_task/workflow=diamond"}
     _check_common(doc, "task_init", creates | {"task_init/calibrate/get_health"})
     by_id = {c["id"]: c for c in doc["cases"]}
-    assert all(by_id[c]["meta"]["all_201"] and by_id[c]["meta"]["paced"] for c in creates)
+    assert all(by_id[c]["meta"]["all_accepted"] and by_id[c]["meta"]["paced"] for c in creates)
+    assert all(by_id[c]["meta"]["endpoint"].startswith("POST http://127.0.0.1:") for c in creates)
     # creating a task costs more than the bare HTTP round trip of the same client and server
     floor = by_id["task_init/calibrate/get_health"]["summary"]["p50"]
     assert all(by_id[c]["summary"]["p50"] > floor for c in creates)

@@ -1,4 +1,5 @@
-"""End-to-end workflow latency: from the POST's start to the receipt of the task's completion NOTIFY.
+"""End-to-end workflow latency: from the start of a task's creation (tasker: its POST) to the receipt of the task's
+completion NOTIFY.
 
 The listener is LISTENing on the target's completion channel before the first POST, so a fast completion is
 buffered on its socket rather than missed; only the notification whose payload is this task's uuid ends a
@@ -7,6 +8,7 @@ sample. Every task is fetched and verified after the timed region: a failed task
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 import uuid
@@ -23,9 +25,8 @@ from baseline.benches.common import (
     sampler_for,
 )
 from baseline.benches.context import RunContext
-from baseline.benches.http import HttpClient
 from baseline.measure import Operation, Sampler, SampleResult
-from baseline.targets.contract import Workload
+from baseline.targets.contract import TaskClient, Workload
 
 # Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order), the workflows taken in turn within
 # a block. Many short pairs: the host's speed drifts within seconds, and closer samples share more of it (the design
@@ -37,7 +38,6 @@ PROFILED_ROUNDS_QUICK = 1  # a smoke test: one unprofiled block, then one profil
 # so without them the gap's cost would fall mostly on the profiled arm.
 BLOCK_LEAD_IN_CYCLES = 2
 COMPLETION_TIMEOUT_S = 30.0
-REQUEST_TIMEOUT_S = 30.0
 
 
 def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -48,12 +48,11 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
     default_rounds = PROFILED_ROUNDS_QUICK if config.quick else PROFILED_ROUNDS
     rounds = (config.profiled_rounds or default_rounds) if config.profile else 0
     ctx.progress.expect_cases(len(workflows) + 2 * rounds)
-    base = stack.api_url.rstrip("/")
-    url = f"{base}/v1/tasks"
     run_tag = uuid.uuid4().hex[:8]
     counter = itertools.count(1)
     created: dict[str, list[str]] = {key: [] for key in workflows}
-    with HttpClient(stack.api_url, REQUEST_TIMEOUT_S) as client, psycopg.connect(stack.dsn, autocommit=True) as listen:
+    client = workload.task_client(stack.dsn, stack.api_url)
+    with contextlib.closing(client), psycopg.connect(stack.dsn, autocommit=True) as listen:
         listen.execute(f"LISTEN {channel}")
         pin_backend(ctx, extra, "listener", listen)
 
@@ -66,26 +65,23 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
                 for note in listen.notifies(timeout=remaining):
                     if note.channel == channel and note.payload == task_uuid:
                         return
-            state = client.get(f"/v1/tasks/{task_uuid}").text[:500]
+            state = str(client.fetch(task_uuid))[:500]
             raise BenchError(
                 f"task {task_uuid} sent no completion NOTIFY on {channel} within {COMPLETION_TIMEOUT_S:.0f} s; "
                 f"its state: {state}"
             )
 
         def operation(prefix: str, key: str) -> Operation:
-            def body() -> dict[str, Any]:
-                return workload.task_request(key, f"baseline-e2e-{run_tag}-{next(counter)}")
+            def prepare() -> Any:
+                return client.prepare(key, f"baseline-e2e-{run_tag}-{next(counter)}")
 
-            def run_one(payload: dict[str, Any]) -> str:
+            def run_one(prepared: Any) -> str:
                 started = time.perf_counter_ns()
-                response = client.post_json("/v1/tasks", payload)
-                if response.status_code != 201:
-                    raise BenchError(f"POST {url} ({key}) returned {response.status_code}: {response.text[:300]}")
-                task_uuid = str(response.json()["task_uuid"])
-                wait_completion(task_uuid, started)
-                return task_uuid
+                task_id = client.accepted(key, client.submit(prepared))
+                wait_completion(task_id, started)
+                return task_id
 
-            return Operation(f"{prefix}{key}", run_one, setup=body, check=created[key].append)
+            return Operation(f"{prefix}{key}", run_one, setup=prepare, check=created[key].append)
 
         def case_of(result: SampleResult, key: str) -> dict[str, Any]:
             return case_from(result, {"workflow": key, "completion_channel": channel})
@@ -160,16 +156,13 @@ def _hop_cases(dsn: str, workload: Workload, task_uuids: list[str]) -> list[dict
     return cases
 
 
-def _verify_all(client: HttpClient, created: dict[str, list[str]], workload: Workload) -> dict[str, int]:
-    """GET every task of the window (warm-up included) and check success and exact results."""
+def _verify_all(client: TaskClient, created: dict[str, list[str]], workload: Workload) -> dict[str, int]:
+    """Read every task of the window (warm-up included) and check success and exact results."""
     counts: dict[str, int] = {}
-    for key, uuids in created.items():
-        for task_uuid in uuids:
-            response = client.get(f"/v1/tasks/{task_uuid}")
-            if response.status_code != 200:
-                raise BenchError(f"GET /v1/tasks/{task_uuid} returned {response.status_code}: {response.text[:300]}")
-            workload.verify_task(response.json(), key)
-        counts[key] = len(uuids)
+    for key, ids in created.items():
+        for task_id in ids:
+            workload.verify_task(client.fetch(task_id), key)
+        counts[key] = len(ids)
     return counts
 
 

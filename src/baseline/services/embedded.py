@@ -177,7 +177,8 @@ class EmbeddedProvider:
             template, info = ensure_template(config, cluster, target)
             database, dsn = fresh_run_database(config, cluster, template)
             api_port = free_port()
-            supervisor.start(target.process_roles(dsn, api_port, config.workers, config.worker_concurrency))
+            roles = target.process_roles(dsn, api_port, config.workers, config.worker_concurrency)
+            supervisor.start(roles)
             supervisor.wait_healthy(timeout_s=60)
         except BaseException:
             supervisor.stop()
@@ -189,7 +190,7 @@ class EmbeddedProvider:
             target=config.target,
             dsn=dsn,
             admin_dsn=cluster.dsn(),
-            api_url=f"http://127.0.0.1:{api_port}",
+            api_url=f"http://127.0.0.1:{api_port}" if any(role.health_url for role in roles) else None,
             database=database,
             pids=pids,
             start_times={role: process_start_time(pid) for role, pid in pids.items()},

@@ -29,7 +29,7 @@ class Stack:
     target: str
     dsn: str
     admin_dsn: str
-    api_url: str
+    api_url: str | None  # None: the system under test has no HTTP API (its task client talks to it otherwise)
     database: str
     pids: dict[str, int] = field(default_factory=dict)
     start_times: dict[str, int | None] = field(default_factory=dict)

@@ -49,10 +49,12 @@ def remove_state(config: Config) -> None:
 def stack_health(stack: Stack) -> dict[str, Any]:
     """Per-role liveness plus API and database answers, for `status` and reuse decisions."""
     roles = {role: pid_alive(pid, stack.start_times.get(role)) for role, pid in stack.pids.items()}
-    try:
-        api_ok = requests.get(f"{stack.api_url}/health", timeout=2).ok
-    except requests.RequestException:
-        api_ok = False
+    api_ok = True
+    if stack.api_url:
+        try:
+            api_ok = requests.get(f"{stack.api_url}/health", timeout=2).ok
+        except requests.RequestException:
+            api_ok = False
     try:
         with psycopg.connect(stack.dsn, connect_timeout=3) as conn:
             db_ok = conn.execute("SELECT 1").fetchone() == (1,)

@@ -62,6 +62,37 @@ class SqlStatement:
 
 
 @runtime_checkable
+class TaskClient(Protocol):
+    """How a bench creates and reads tasks of a target: an HTTP API, or a library's own call (a queue's defer).
+
+    A creation is three steps so that only the call itself is timed: `prepare` (untimed) builds what to send,
+    `submit` (timed) sends it, `accepted` (untimed) checks the answer and returns the new task's id."""
+
+    #: What `submit` talks to, for results and error messages (e.g. "POST http://127.0.0.1:8000/v1/tasks").
+    endpoint: str
+    #: The case id and meta of the cheapest round trip over the same client (the API's floor), or None.
+    floor_case: str | None
+
+    def prepare(self, workflow: str, correlation_id: str) -> Any: ...
+
+    def submit(self, prepared: Any) -> Any: ...
+
+    def accepted(self, workflow: str, answer: Any) -> str:
+        """The created task's id; raise a Failure naming the answer when it was not created."""
+        ...
+
+    def fetch(self, task_id: str) -> Mapping[str, Any]:
+        """The task as `Workload.verify_task` reads it."""
+        ...
+
+    def floor(self) -> Any:
+        """The cheapest round trip over the same client (timed by the task-initialization bench)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
 class Workload(Protocol):
     """What the benches time on a target and how they check it."""
 
@@ -83,8 +114,8 @@ class Workload(Protocol):
     #: Hop case id -> what the hop spans, for `hop_latencies`' cases.
     hop_cases: Mapping[str, str]
 
-    def task_request(self, workflow: str, correlation_id: str) -> dict[str, Any]:
-        """The POST /v1/tasks body of one task of `workflow`."""
+    def task_client(self, dsn: str, api_url: str | None) -> TaskClient:
+        """A client that creates and reads tasks (closed by the bench)."""
         ...
 
     def verify_task(self, task: Mapping[str, Any], workflow: str) -> None:

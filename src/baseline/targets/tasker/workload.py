@@ -14,7 +14,8 @@ from typing import Any
 
 import psycopg
 
-from baseline.errors import BadInput
+from baseline.errors import BadInput, Failure
+from baseline.httpclient import HttpClient, HttpResponse
 from baseline.targets.contract import SqlStatement, TaskVerificationError
 
 COMPLETION_CHANNEL = "tasker_task_completed"
@@ -389,6 +390,43 @@ def hop_latencies(conn: psycopg.Connection[Any], task_uuids: Sequence[str]) -> d
     return {case: samples for case, samples in out.items() if samples}
 
 
+class TaskerHttpClient:
+    """Tasks over the engine's HTTP API: POST /v1/tasks (timed), GET /v1/tasks/{id}, GET /health as the floor."""
+
+    floor_case = "task_init/calibrate/get_health"
+    REQUEST_TIMEOUT_S = 30.0
+
+    def __init__(self, api_url: str) -> None:
+        self.client = HttpClient(api_url, self.REQUEST_TIMEOUT_S)
+        self.endpoint = f"POST {api_url.rstrip('/')}/v1/tasks"
+
+    def prepare(self, workflow: str, correlation_id: str) -> dict[str, Any]:
+        return task_request(workflow, correlation_id)
+
+    def submit(self, prepared: dict[str, Any]) -> HttpResponse:
+        return self.client.post_json("/v1/tasks", prepared)
+
+    def accepted(self, workflow: str, answer: HttpResponse) -> str:
+        if answer.status_code != 201:
+            raise Failure(
+                f"{self.endpoint} ({workflow}) returned {answer.status_code}, expected 201: {answer.text[:300]}"
+            )
+        return str(answer.json()["task_uuid"])
+
+    def fetch(self, task_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/tasks/{task_id}")
+        if response.status_code != 200:
+            raise Failure(f"GET /v1/tasks/{task_id} returned {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def floor(self) -> HttpResponse:
+        return self.client.get("/health")
+
+    def close(self) -> None:
+        self.client.close()
+
+
 class TaskerWorkload:
     """The tasker engine's workload as the harness's contract has it (baseline.targets.contract.Workload)."""
 
@@ -410,8 +448,10 @@ class TaskerWorkload:
     compose_database = "tasker"
     hop_cases = HOP_CASES
 
-    def task_request(self, workflow: str, correlation_id: str) -> dict[str, Any]:
-        return task_request(workflow, correlation_id)
+    def task_client(self, dsn: str, api_url: str | None) -> TaskerHttpClient:
+        if not api_url:
+            raise BadInput("the tasker target creates tasks over its HTTP API, and this stack has no API URL")
+        return TaskerHttpClient(api_url)
 
     def verify_task(self, task: Mapping[str, Any], workflow: str) -> None:
         verify_task(task, workflow)

@@ -1,5 +1,5 @@
-"""The benches' HTTP client: one keep-alive connection, each request written in one piece, responses parsed by
-httptools (llhttp, the parser uvicorn itself uses).
+"""The harness's HTTP client for timed requests: one keep-alive connection, each request written in one piece,
+responses parsed by httptools (llhttp, the parser uvicorn itself uses).
 
 The timed region is meant to hold the operation, not the client: a client library's own CPU is inside every sample,
 and urllib3, http.client and requests all spend several times this module's CPU per request (docs/findings/harness.md).
@@ -21,7 +21,11 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from baseline.benches.common import BenchError
+from baseline.errors import Failure
+
+
+class HttpError(Failure):
+    """A request could not be made or answered (connection refused, reset, timed out, a malformed response)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class HttpClient:
                 self.close()
         except (OSError, httptools.HttpParserError) as exc:  # refused, reset, timeout, garbage: the API is gone
             self.close()
-            raise BenchError(f"{method} {self.origin}{self.base_path}{path} failed: {exc!r}") from None
+            raise HttpError(f"{method} {self.origin}{self.base_path}{path} failed: {exc!r}") from None
         return HttpResponse(response.parser.get_status_code(), b"".join(response.body))
 
     def _connected(self) -> socket.socket:
