@@ -1,7 +1,8 @@
 """Everything rendered from one folded profile, written beside it: SVG, speedscope JSON, hot paths (JSON + md).
 
-The folded file stays the stored truth; these are views of it, rebuilt at any time from it. Line numbers are
-stripped first so samples aggregate by function. An empty profile still gets every file, each saying so.
+The folded file stays the stored truth (py-spy's frames as captured); these are views of it, rebuilt at any time
+from it, all of the same normalised stacks (`folded.normalize`). An empty profile still gets every file, each
+saying so.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ def artifact_paths(folded_path: Path) -> dict[str, Path]:
 
 
 def load_stacks(folded_path: Path) -> dict[str, int]:
-    """The profile aggregated by function (line numbers dropped); a missing file is an empty profile."""
+    """The profile as every view and analysis reads it (`folded.normalize`: by function, the profiled process's
+    root frame dropped); a missing file is an empty profile."""
     path = Path(folded_path)
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    return folded.strip_line_numbers(folded.parse(text))
+    return folded.normalize(folded.parse(text))
 
 
 def _empty_svg(title: str, note: str) -> str:
