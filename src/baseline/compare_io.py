@@ -124,9 +124,7 @@ def compare_labels(
         )
         svg_name = f"diff-{_safe_name(name)}.svg"
         svgs[svg_name] = flamegraph.render_diff_svg(
-            folded.merge(*base_profiles[name]),
-            folded.merge(*head_profiles[name]),
-            title=f"{name}: {head} vs {base}",
+            base_profiles[name], head_profiles[name], title=f"{name}: {head} vs {base}"
         )
         result["diff_svg"] = svg_name
         profiles.append(result)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from baseline.profiling import folded
+from baseline.profiling import flamegraph, folded
 from baseline.profiling.artifacts import load_stacks, render_artifacts
 from baseline.profiling.capture import record_command
 from baseline.profiling.flamegraph_script import HIGHLIGHT
@@ -270,3 +270,15 @@ def test_the_working_view_leaves_idle_out_and_says_what_it_kept(browser: Browser
     assert links == ["spin.svg", "spin.speedscope.json"]
     assert json.loads(recorded["speedscope"].read_text())["profiles"][0]["type"] == "sampled"
     browser.screenshot("working.png")
+
+
+def test_a_diff_of_a_profile_with_itself_is_grey_and_zooms_too(browser: Browser, recorded: dict[str, Path]) -> None:
+    stacks = load_stacks(recorded["folded"])
+    diff = recorded["folded"].with_name("diff-spin.svg")
+    diff.write_text(flamegraph.render_diff_svg([stacks], [stacks], title="spin: A/A"))
+    browser.open(diff.as_uri())
+    fills = browser.js("[...document.querySelectorAll('g.f rect')].map(r => r.getAttribute('fill'))")
+    assert fills and set(fills) == {flamegraph.NOT_SIGNIFICANT}
+    browser.click(*_centre(browser, f"({_frame('encode_payload')}).querySelector('rect')"))
+    assert _rect(browser, "encode_payload")["width"] == pytest.approx(WIDTH - 2 * PAD - 0.5, abs=0.01)
+    browser.screenshot("diff-aa.png")

@@ -13,11 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
+from baseline.profiling.diff import two_proportion_z
 from baseline.profiling.flamegraph_script import HIGHLIGHT, SCRIPT, STYLE
-from baseline.profiling.folded import normalize, split_frame
+from baseline.profiling.folded import merge, normalize, split_frame
 from baseline.profiling.hotpaths import low_sample_note
 
-__all__ = ["render_diff_svg", "render_svg"]
+__all__ = ["DIFF_SATURATION", "NOT_SIGNIFICANT", "render_diff_svg", "render_svg"]
+
+#: A frame's share change (head - base, of all samples) at which the diff colour is full: the compare gates'
+#: new-hot-path share, so a frame that could become a new hot path is painted as strongly as it gets.
+DIFF_SATURATION = 0.05
+#: Fill of differential frames whose change is not significant.
+NOT_SIGNIFICANT = "rgb(212,212,212)"
 
 _ROW = 17
 _PAD = 10
@@ -30,7 +37,10 @@ class _Node:
     name: str
     value: int = 0
     children: dict[str, _Node] = field(default_factory=dict)
-    base: int = 0  # samples of the same path in the base profile (differential graphs only)
+    # Differential graphs only: the same call path's samples in base, and its share in each run of either side.
+    base: int = 0
+    base_runs: list[float] = field(default_factory=list)
+    head_runs: list[float] = field(default_factory=list)
 
 
 def _tree(stacks: Mapping[str, int]) -> _Node:
@@ -218,20 +228,82 @@ def render_svg(
 # ---------------------------------------------------------------------------------------- differential
 
 
+def _diff_fill(delta: float, significant: bool, saturation: float) -> str:
+    if not significant:
+        return NOT_SIGNIFICANT
+    level = round(215 - 175 * min(1.0, abs(delta) / saturation))
+    return f"rgb(255,{level},{level})" if delta > 0 else f"rgb({level},{level},255)"
+
+
+def _beyond(base: Sequence[float], head: Sequence[float], delta: float) -> bool:
+    """Every head run beyond every base run in the direction of the change (compare's replication rule); with
+    fewer than two runs a side it cannot be judged and holds."""
+    if len(base) < 2 or len(head) < 2:
+        return True
+    return min(head) > max(base) if delta > 0 else max(head) < min(base)
+
+
+def _legend(saturation: float, alpha: float) -> Callable[[float, int], tuple[str, float]]:
+    """The colour scale, a swatch per fifth of `saturation` each way, labelled in pp, then the grey and the rule."""
+
+    def draw(y: float, width: int) -> tuple[str, float]:
+        size, step = 30, 32
+        levels = [k / 5 * saturation for k in (-5, -4, -3, -2, -1, 1, 2, 3, 4, 5)]
+        left = width / 2 - (len(levels) * step + 300) / 2
+        base = f'y="{y + 10:.0f}" class="legend"'
+        parts = [f'<g class="legend-scale"><text x="{left - 6:.1f}" {base} text-anchor="end">shrank</text>']
+        for i, level in enumerate(levels):
+            x = left + i * step + (6 if level > 0 else 0)
+            fill = _diff_fill(level, True, saturation)
+            parts.append(f'<rect x="{x:.1f}" y="{y:.0f}" width="{size}" height="13" fill="{fill}"/>')
+            ink = ' style="fill:#fff"' if abs(level) > 0.5 * saturation else ""
+            parts.append(f'<text x="{x + size / 2:.1f}" {base} text-anchor="middle"{ink}>{level * 100:+.0f}</text>')
+        x = left + len(levels) * step + 12
+        parts.append(f'<text x="{x:.1f}" {base}>grew (pp of all samples)</text>')
+        x += 180
+        parts.append(f'<rect x="{x:.1f}" y="{y:.0f}" width="{size}" height="13" fill="{NOT_SIGNIFICANT}"/>')
+        parts.append(f'<text x="{x + size + 4:.1f}" {base}>not significant</text></g>')
+        rule = (
+            f"colour: head share - base share of all samples, full at {saturation * 100:g} pp and beyond; grey: "
+            f"two-proportion z-test p >= {alpha:g} or, with 2+ runs a side, not every head run beyond every base run"
+        )
+        line = escape(_fit(rule, width - 2 * _PAD))
+        parts.append(f'<text class="sub" x="{width / 2:.1f}" y="{y + 13 + _LINE:.0f}">{line}</text>')
+        return "\n".join(parts), 13 + _LINE + 4
+
+    return draw
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
 def render_diff_svg(
-    base: Mapping[str, int],
-    head: Mapping[str, int],
+    base_runs: Sequence[Mapping[str, int]],
+    head_runs: Sequence[Mapping[str, int]],
     *,
     title: str,
     width: int = 1200,
     min_share: float = 0.001,
+    alpha: float = 0.05,
+    saturation: float = DIFF_SATURATION,
 ) -> str:
-    """Differential flamegraph drawn over head's shape: red where a frame's share grew, blue where it shrank.
+    """Differential flamegraph drawn over head's shape (the runs of each side merged): red where a call path's
+    share of all samples grew, blue where it shrank, on a fixed scale full at `saturation`; grey where the change
+    is not significant.
 
-    Colour intensity is the share change relative to the largest change in the graph; frames only in base do
-    not appear (the profile diff table lists them).
+    Significant means a two-proportion z-test p < `alpha` on the merged samples and, since samples are
+    autocorrelated and the z-test alone over-confident, with two or more runs a side every head run's share beyond
+    every base run's (the rule compare's gates use). Frames only in base do not appear (the profile diff table
+    lists them).
     """
-    base_root, head_root = _tree(base), _tree(head)
+    if isinstance(base_runs, Mapping) or isinstance(head_runs, Mapping):
+        raise TypeError("render_diff_svg takes each side's runs: a sequence of folded profiles, not one profile")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be within (0, 1), got {alpha!r}")
+    if saturation <= 0.0:
+        raise ValueError(f"saturation must be a positive share, got {saturation!r}")
+    base_root, head_root = _tree(merge(*base_runs)), _tree(merge(*head_runs))
     if base_root.value <= 0:
         raise ValueError("cannot diff against a base profile with no samples")
     if head_root.value <= 0:
@@ -242,32 +314,47 @@ def render_diff_svg(
         h.base = b.value if b is not None else 0
 
     _overlay(head_root, base_root, record_base)
+    for runs, attr in ((base_runs, "base_runs"), (head_runs, "head_runs")):
+        for run in runs:
+            run_root = _tree(run)
+            if run_root.value <= 0:
+                continue
+            run_total = run_root.value
 
-    def delta(node: _Node) -> float:
-        return node.value / head_total - node.base / base_total
+            def record_run(h: _Node, r: _Node | None, attr: str = attr, run_total: int = run_total) -> None:
+                getattr(h, attr).append((r.value if r is not None else 0) / run_total)
 
-    biggest = 0.0
-    todo = [head_root]
-    while todo:
-        node = todo.pop()
-        biggest = max(biggest, abs(delta(node)))
-        todo.extend(node.children.values())
-    biggest = biggest or 1.0
+            _overlay(head_root, run_root, record_run)
+
+    def test(node: _Node) -> tuple[float, float, bool]:
+        delta = node.value / head_total - node.base / base_total
+        _, p = two_proportion_z(node.base, base_total, node.value, head_total)
+        return delta, p, p < alpha and delta != 0.0 and _beyond(node.base_runs, node.head_runs, delta)
 
     def color(node: _Node, _depth: int) -> str:
-        d = delta(node)
-        i = min(1.0, abs(d) / biggest)
-        fade = int(235 - 175 * i)
-        return f"rgb(255,{fade},{fade})" if d > 0 else f"rgb({fade},{fade},255)" if d < 0 else "rgb(235,235,235)"
+        delta, _, significant = test(node)
+        return _diff_fill(delta, significant, saturation)
 
     def tooltip(node: _Node) -> str:
+        delta, p, significant = test(node)
         return (
             f"{node.name} — head {node.value} samples ({node.value / head_total * 100:.2f}%), "
-            f"base {node.base} samples ({node.base / base_total * 100:.2f}%), change {delta(node) * 100:+.2f} pp"
+            f"base {node.base} samples ({node.base / base_total * 100:.2f}%), change {delta * 100:+.2f} pp, "
+            f"p={p:.2g}, {'significant' if significant else 'not significant'}"
         )
 
+    warnings = [
+        f"{side}: {note}"
+        for side, total in (("head", head_total), ("base", base_total))
+        if (note := low_sample_note(total)) is not None
+    ]
     header = _Header(
         title=title,
-        subtitle=f"head {head_total} vs base {base_total} samples; red grew, blue shrank (share of samples)",
+        subtitle=(
+            f"head {head_total} samples ({_runs(len(head_runs))}) vs base {base_total} ({_runs(len(base_runs))}), "
+            "drawn over head; frames only in base are not drawn"
+        ),
+        warnings=warnings,
+        legend=_legend(saturation, alpha),
     )
     return _render(head_root, header=header, width=width, min_share=min_share, color=color, tooltip=tooltip)

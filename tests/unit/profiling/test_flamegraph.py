@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from baseline.profiling.flamegraph import render_diff_svg, render_svg
+from baseline.profiling.flamegraph import DIFF_SATURATION, NOT_SIGNIFICANT, render_diff_svg, render_svg
 from baseline.profiling.hotpaths import LOW_SAMPLES
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -121,19 +121,56 @@ def test_notes_and_links_are_shown() -> None:
     assert anchors == {"working time only": "x.working.svg", "speedscope file": "x.speedscope.json"}
 
 
-def test_diff_svg_colours_growth_red_and_shrink_blue() -> None:
-    base = {"a;grew": 50, "a;shrank": 50}
-    head = {"a;grew": 80, "a;shrank": 20}
-    fills = {
-        name: (g.find(f"{NS}title").text, g.find(f"{NS}rect").get("fill"))
-        for name, g in _frames(render_diff_svg(base, head, title="diff")).items()
+def _fills(svg: str) -> dict[str, tuple[str, str]]:
+    return {
+        name: (g.find(f"{NS}title").text or "", g.find(f"{NS}rect").get("fill") or "")
+        for name, g in _frames(svg).items()
     }
+
+
+def test_diff_colours_on_an_absolute_scale_red_grew_blue_shrank() -> None:
+    fills = _fills(render_diff_svg([{"a;grew": 500, "a;shrank": 500}], [{"a;grew": 800, "a;shrank": 200}], title="d"))
     title, fill = fills["grew"]
-    assert "head 80 samples (80.00%)" in title and "base 50 samples (50.00%)" in title and "+30.00 pp" in title
-    assert fill == "rgb(255,60,60)"
+    assert "head 800 samples (80.00%)" in title and "base 500 samples (50.00%)" in title and "+30.00 pp" in title
+    assert "significant" in title and "not significant" not in title
+    assert fill == "rgb(255,40,40)"  # 30 pp is past the 5 pp saturation
     title, fill = fills["shrank"]
-    assert "-30.00 pp" in title and fill == "rgb(60,60,255)"
-    assert fills["a"][1] == "rgb(235,235,235)"  # unchanged share
+    assert "-30.00 pp" in title and fill == "rgb(40,40,255)"
+    assert fills["a"][1] == NOT_SIGNIFICANT  # 100% on both sides
+    # A significant change of 3 pp is painted at 3/5 of the scale, whatever the largest change in the graph is.
+    fills = _fills(render_diff_svg([{"a;x": 50_000, "a;y": 50_000}], [{"a;x": 53_000, "a;y": 47_000}], title="d"))
+    level = round(215 - 175 * 0.03 / DIFF_SATURATION)
+    assert fills["x"][1] == f"rgb(255,{level},{level})" and fills["y"][1] == f"rgb({level},{level},255)"
+
+
+def test_diff_greys_changes_that_are_not_significant() -> None:
+    # 51% vs 49% of 1000 samples: p = 0.37, painted grey (the old relative scale made it saturated red).
+    fills = _fills(render_diff_svg([{"a;x": 490, "a;y": 510}], [{"a;x": 510, "a;y": 490}], title="d"))
+    assert fills["x"][1] == fills["y"][1] == NOT_SIGNIFICANT
+    assert "not significant" in fills["x"][0]
+
+
+def test_diff_needs_every_run_beyond_the_other_side_when_there_are_runs() -> None:
+    base = [{"a;x": 400, "a;y": 600}, {"a;x": 600, "a;y": 400}]
+    head = [{"a;x": 650, "a;y": 350}, {"a;x": 550, "a;y": 450}]  # pooled 60% vs 50%: z says p < 0.001
+    fills = _fills(render_diff_svg(base, head, title="d"))
+    assert fills["x"][1] == NOT_SIGNIFICANT  # a head run (55%) is not beyond a base run (60%)
+    head = [{"a;x": 650, "a;y": 350}, {"a;x": 700, "a;y": 300}]
+    assert _fills(render_diff_svg(base, head, title="d"))["x"][1] == "rgb(255,40,40)"
+
+
+def test_diff_has_a_legend_and_warns_about_small_sides() -> None:
+    svg = render_diff_svg([{"a;x": 100}], [{"a;x": 900, "a;y": 100}], title="d")
+    texts = _texts(svg)
+    assert "shrank" in texts and "not significant" in texts and "+5" in texts and "-5" in texts
+    assert any(t.startswith("colour: head share - base share") and "5 pp" in t for t in texts)
+    warnings = [t for t in texts if t.startswith("⚠")]
+    assert len(warnings) == 1 and warnings[0].startswith("⚠ base: only 100 samples")
+
+
+def test_diff_takes_runs_not_one_profile() -> None:
+    with pytest.raises(TypeError, match="sequence of folded profiles"):
+        render_diff_svg({"a": 1}, [{"a": 1}], title="d")  # type: ignore[arg-type]
 
 
 def test_empty_profile_is_rejected() -> None:
