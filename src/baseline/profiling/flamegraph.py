@@ -348,6 +348,10 @@ def render_diff_svg(
         for side, total in (("head", head_total), ("base", base_total))
         if (note := low_sample_note(total)) is not None
     ]
+    if min(len(base_runs), len(head_runs)) < 2:
+        warnings.append(
+            "one run on a side: only the z-test judges, blind to how runs differ from each other; colours are hints"
+        )
     header = _Header(
         title=title,
         subtitle=(

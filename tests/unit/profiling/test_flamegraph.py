@@ -165,7 +165,10 @@ def test_diff_has_a_legend_and_warns_about_small_sides() -> None:
     assert "shrank" in texts and "not significant" in texts and "+5" in texts and "-5" in texts
     assert any(t.startswith("colour: head share - base share") and "5 pp" in t for t in texts)
     warnings = [t for t in texts if t.startswith("⚠")]
-    assert len(warnings) == 1 and warnings[0].startswith("⚠ base: only 100 samples")
+    assert len(warnings) == 2 and warnings[0].startswith("⚠ base: only 100 samples")
+    assert warnings[1].startswith("⚠ one run on a side: only the z-test judges")
+    two = _texts(render_diff_svg([{"a;x": 600}, {"a;x": 600}], [{"a;x": 900}, {"a;x": 900}], title="d"))
+    assert not any(t.startswith("⚠") for t in two)
 
 
 def test_diff_takes_runs_not_one_profile() -> None:
