@@ -123,7 +123,8 @@ class Browser:
     def screenshot(self, name: str) -> Path:
         SHOTS.mkdir(exist_ok=True)
         path = SHOTS / name
-        path.write_bytes(base64.b64decode(self.tab("Page.captureScreenshot", format="png")["data"]))
+        shot = self.tab("Page.captureScreenshot", format="png", captureBeyondViewport=True)  # the whole SVG
+        path.write_bytes(base64.b64decode(shot["data"]))
         assert path.read_bytes().startswith(b"\x89PNG")
         return path
 
