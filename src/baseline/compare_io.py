@@ -136,9 +136,7 @@ def build_verdict(
             name, base_runs_p, head_runs_p, criteria=criteria, modules=modules, paired=paired
         )
         svg_name = f"diff-{_safe_name(name)}.svg"
-        svgs[svg_name] = flamegraph.render_diff_svg(
-            folded.merge(*base_runs_p), folded.merge(*head_runs_p), title=f"{name}: {head} vs {base}"
-        )
+        svgs[svg_name] = flamegraph.render_diff_svg(base_runs_p, head_runs_p, title=f"{name}: {head} vs {base}")
         result["diff_svg"] = svg_name
         profiles.append(result)
     for name in sorted(base_profiles.keys() ^ head_profiles.keys()):

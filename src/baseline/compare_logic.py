@@ -339,7 +339,8 @@ def compare_profile(
     mp_z, mp_p = two_proportion_z(mp_b, base_total, mp_h, head_total)
     # Profile samples are autocorrelated, so a z-test alone is over-confident: a change also has to reproduce in
     # the replicates (runs or block pairs), the unit of replication as for latencies.
-    base_working, head_working = [working_stacks(r) for r in base_runs], [working_stacks(r) for r in head_runs]
+    base_working = [hotpaths.working_stacks(r) for r in base_runs]
+    head_working = [hotpaths.working_stacks(r) for r in head_runs]
     base_inc = [inclusive_counts(r) for r in base_working]
     head_inc = [inclusive_counts(r) for r in head_working]
     diff = diff_profiles(merge(*base_working), merge(*head_working), alpha=alpha, threshold=criteria.new_hot_path_share)
@@ -404,14 +405,6 @@ def _run_shares(runs: Sequence[tuple[dict[str, int], int, set[str]]], frame: str
 
 #: Below this many working samples on a side, a profile's frame shares are too coarse to call a new hot path.
 MIN_WORKING_SAMPLES = 300
-
-
-def working_stacks(stacks: Mapping[str, int]) -> dict[str, int]:
-    """The stacks that were working, not waiting idle (hotpaths' classification)."""
-    facts = hotpaths.FrameFacts()
-    return {
-        stack: n for stack, n in stacks.items() if n > 0 and not hotpaths.is_idle_stack(stack.split(";"), facts=facts)
-    }
 
 
 def _separated(base: Sequence[float], head: Sequence[float]) -> bool:

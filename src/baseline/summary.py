@@ -94,6 +94,8 @@ def _profiles(data: LabelRuns) -> list[dict[str, Any]]:
         out[(run, name)] = {"run": run, "name": name, "hotpaths": _hotpath_headline(analysis)}
     for run, path in data.profile_files(".svg"):
         name = path.name.removesuffix(".svg")
+        if name.endswith(".working"):  # the working-time view of a profile, linked from that profile's SVG
+            continue
         entry = out.setdefault((run, name), {"run": run, "name": name, "hotpaths": None})
         entry["svg"] = path.relative_to(data.label_dir).as_posix()
     return [out[key] for key in sorted(out)]

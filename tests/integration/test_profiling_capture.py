@@ -257,6 +257,27 @@ def test_normalize_drops_wrapper_and_pids_and_secrets() -> None:
     assert "secret" not in text and "baseline-profiled" not in text
 
 
+def test_the_command_read_before_its_exec_keeps_a_frame_for_its_children() -> None:
+    # py-spy may read the command's /proc/PID/cmdline between the wrapper's fork and the exec (seen in 2 of 20
+    # record_command runs): the command then carries the wrapper's command line.
+    wrapper = 'process 11:"/bin/sh -c e=$1 baseline-profiled /t/e /t/o python spin.py"'
+    raw = (
+        f"{wrapper};{wrapper.replace('11', '12')};<module> (spin.py) 5\n"
+        f'{wrapper};{wrapper.replace("11", "12")};process 13:"/v/bin/python child.py";<module> (child.py) 2\n'
+    )
+    stacks = folded.parse(normalize_folded(raw, ["/v/bin/python", "spin.py", "--fast"]))
+    assert stacks == {
+        'process "python spin.py";<module> (spin.py)': 5,
+        'process "python spin.py";process "python child.py";<module> (child.py)': 2,
+    }
+    assert 'process "the profiled command";<module> (spin.py)' in normalize_folded(raw)
+    # Analysed, it reads like a run where py-spy read the command line after the exec.
+    assert folded.normalize(stacks) == {
+        "<module> (spin.py)": 5,
+        'subprocess "python child.py";<module> (child.py)': 2,
+    }
+
+
 KILLED_BENCH = """
 import os, sys, time
 from pathlib import Path

@@ -183,8 +183,8 @@ def test_engine_that_cannot_start_is_reported(workdir: Path, monkeypatch: pytest
 
     real = tasker_processes.process_roles
 
-    def broken(dsn: str, api_port: int, workers: int, worker_concurrency: int):  # type: ignore[no-untyped-def]
-        roles = real(dsn, api_port, workers, worker_concurrency)
+    def broken(dsn: str, api_port: int, workers: int, worker_concurrency: int, **kwargs):  # type: ignore[no-untyped-def]
+        roles = real(dsn, api_port, workers, worker_concurrency, **kwargs)
         orchestrator = roles[1]
         bad = type(orchestrator)(name="orchestrator", argv=[*orchestrator.argv, "--no-such-option"], env={})
         return [roles[0], bad, *roles[2:]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from baseline.profiling.hotpaths import LOW_SAMPLES
 from baseline.profiling.report import ProfileRow, format_top, is_idle, render_markdown, summarize_profile
 
 STACKS = {
@@ -67,7 +68,15 @@ def test_markdown_links_each_flamegraph_and_lists_notes() -> None:
     ]
     text = render_markdown("pre-refactor", rows)
     assert text.startswith("# Profiles of `pre-refactor`")
-    assert "| 1 | [e2e-api](run-1/profiles/e2e-api.svg) | 100 | 35.0% | `encode (json/encoder.py)` 30.0%<br>" in text
-    assert "[e2e-worker-1](run-1/profiles/e2e-worker-1.svg) ⚠ | 7 | 50.0% | `f\\|g (w.py)` 25.0% |" in text
+    assert "| 1 | [e2e-api](run-1/profiles/e2e-api.svg) | 100 ⚠ | 35.0% | `encode (json/encoder.py)` 30.0%<br>" in text
+    assert "[e2e-worker-1](run-1/profiles/e2e-worker-1.svg) ⚠ | 7 ⚠ | 50.0% | `f\\|g (w.py)` 25.0% |" in text
+    views = "[working time](run-1/profiles/e2e-api.working.svg) · [speedscope](run-1/profiles/e2e-api.speedscope.json)"
+    assert text.count(views) == 1 and "drop the file on https://www.speedscope.app" in text
     assert "- run 1 `e2e-worker-1`: worker-1 exited during capture" in text
     assert "2 flamegraphs" in text
+
+
+def test_markdown_flags_only_profiles_under_the_low_sample_threshold() -> None:
+    rows = [ProfileRow(1, "big", "big.svg", LOW_SAMPLES, 0.0, []), ProfileRow(1, "empty", "empty.svg", 0, 0.0, [])]
+    text = render_markdown("x", rows)
+    assert f"| {LOW_SAMPLES} | " in text and "| 0 | " in text

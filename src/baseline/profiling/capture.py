@@ -49,6 +49,7 @@ _WRAPPER_NAME = "baseline-profiled"
 # No ';' or newline: py-spy puts this command line into a frame of the folded output.
 _WRAPPER_SCRIPT = 'e=$1 o=$2 && shift 2 && "$@" >"$o" 2>&1 && echo 0 >"$e" || echo $? >"$e"'
 _PROCESS_FRAME = re.compile(r'^process \d+:"')
+_COMMAND_FRAME = 'process "the profiled command"'
 _LAST_PROCESS_FRAME = re.compile(r'^(process \d+:".*)" (\d+)$')
 _PR_SET_PDEATHSIG = 1
 _SAMPLES = re.compile(r"Samples: (\d+) Errors: (\d+)")
@@ -111,17 +112,19 @@ def _short_command(cmdline: str) -> str:
     return " ".join(kept).replace('"', "'").replace(";", ",")
 
 
-def normalize_folded(text: str) -> str:
+def normalize_folded(text: str, command: Sequence[str] = ()) -> str:
     """Drop our shell wrapper's frame and PIDs/arguments from `--subprocesses` process frames (see module doc).
 
     A sample of a process with no Python frame yet is the process frame alone (`process 12:"cmd" 3`); a sample
-    of nothing but the wrapper shell is dropped.
+    of nothing but the wrapper shell is dropped. `command` is what the wrapper ran, named in its frame when py-spy
+    read its command line before the exec.
     """
+    command_frame = f'process "{_short_command(shlex.join(command))}"' if command else _COMMAND_FRAME
     out: list[str] = []
     lines = iter(text.splitlines())
     for line in lines:
         frames: list[str] = []
-        rest, count = line, ""
+        rest, count, seen = line, "", False
         while _PROCESS_FRAME.match(rest):
             head, sep, tail = rest.partition('";')
             last = _LAST_PROCESS_FRAME.match(rest)
@@ -134,9 +137,17 @@ def normalize_folded(text: str) -> str:
                 rest = f"{rest} {nxt}"
                 continue
             cmdline = head.split(':"', 1)[1]
-            # Our wrapper shell, by name or, when py-spy read its command line mid-exec, as an empty one.
-            if _WRAPPER_NAME not in cmdline and (cmdline.strip() or frames):
+            if not seen:
+                # Our wrapper shell, by name or, when py-spy read its command line mid-exec, as an empty one.
+                if _WRAPPER_NAME not in cmdline and cmdline.strip():
+                    frames.append(f'process "{_short_command(cmdline)}"')
+            elif _WRAPPER_NAME in cmdline:
+                # The command itself, its command line read between the wrapper's fork and its exec: kept, or its
+                # children's samples would lose their parent frame in this run only.
+                frames.append(command_frame)
+            else:
                 frames.append(f'process "{_short_command(cmdline)}"')
+            seen = True
             rest = tail
         if count:
             if frames:
@@ -147,11 +158,11 @@ def normalize_folded(text: str) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _normalize_file(path: Path) -> None:
+def _normalize_file(path: Path, command: Sequence[str]) -> None:
     from baseline.store import write_text_atomic
 
     text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    write_text_atomic(path, normalize_folded(text))
+    write_text_atomic(path, normalize_folded(text, command))
 
 
 def _raise_for_failure(output: str, what: str) -> None:
@@ -245,7 +256,7 @@ def record_command(
         code_text = exit_file.read_text().strip() if exit_file.exists() else ""
     if not code_text.lstrip("-").isdigit() or (proc.returncode != 0 and any(m in proc.stdout.lower() for m in _DENIED)):
         _raise_for_failure(proc.stdout, f"py-spy record of {shlex.join(argv)}")
-    _normalize_file(out_folded)
+    _normalize_file(out_folded, argv)
     match = _SAMPLES.search(proc.stdout)
     return RecordedProcess(
         list(argv),

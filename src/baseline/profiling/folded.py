@@ -12,6 +12,7 @@ from functools import lru_cache
 
 __all__ = [
     "NO_PYTHON_FRAMES",
+    "SUBPROCESS",
     "dump",
     "frame_file",
     "frame_name",
@@ -28,6 +29,8 @@ NO_PYTHON_FRAMES = "<no Python frames>"
 _LINE_NO = re.compile(r":\d+\)$")
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
 _PROCESS = re.compile(r'^process \d+:"(?P<cmd>.*)"$')  # py-spy --subprocesses root frame
+_PROCESS_ROOT = 'process "'  # a process frame once normalised
+SUBPROCESS = 'subprocess "'  # how a child process's frame reads after `normalize`
 _THREAD = re.compile(r"^thread \((?:0x[0-9A-Fa-f]+|\d+)\)$")  # py-spy --threads root frame
 _URL_SECRET = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*://[^:/@\s]*):[^@\s]*@")
 _KV_SECRET = re.compile(r"(?P<key>password|passwd|pwd)=\S+", re.IGNORECASE)
@@ -108,14 +111,29 @@ def normalize_frame(frame: str, keep_line_numbers: bool = False) -> str:
     return frame if keep_line_numbers else _LINE_NO.sub(")", frame)
 
 
+def _rooted(frames: list[str]) -> list[str]:
+    """The profiled process's own frame dropped, its children's renamed `subprocess "cmd"`.
+
+    py-spy writes `process "..."` frames only under --subprocesses, which the capture uses for some runs (a role
+    with children when attached, the lifecycle command) and not others; the outermost one names the process that
+    was profiled, which the file already says. Dropped, the same code gives the same tree either way. The frames of
+    child processes stay, renamed so that a second pass does not drop them too.
+    """
+    if frames and frames[0].startswith(_PROCESS_ROOT):
+        frames = frames[1:]
+    renamed = [SUBPROCESS + f.removeprefix(_PROCESS_ROOT) if f.startswith(_PROCESS_ROOT) else f for f in frames]
+    return renamed or [NO_PYTHON_FRAMES]
+
+
 def normalize(stacks: Mapping[str, int], *, keep_line_numbers: bool = False) -> dict[str, int]:
-    """`normalize_frame` on every frame; stacks that become equal are summed. Idempotent.
+    """`normalize_frame` on every frame and the process root frames made alike (`_rooted`); stacks that become
+    equal are summed. Idempotent, and the same for a merged profile as for its runs merged after it.
 
     With `keep_line_numbers`, only process and thread frames are rewritten.
     """
     out: dict[str, int] = {}
     for stack, count in stacks.items():
-        key = ";".join(normalize_frame(frame, keep_line_numbers) for frame in stack.split(";"))
+        key = ";".join(_rooted([normalize_frame(frame, keep_line_numbers) for frame in stack.split(";")]))
         out[key] = out.get(key, 0) + count
     return out
 

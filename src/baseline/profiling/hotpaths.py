@@ -18,12 +18,15 @@ __all__ = [
     "DATABASE_PATTERNS",
     "IDLE_LEAF_NAMES",
     "IDLE_PATTERNS",
+    "LOW_SAMPLES",
     "MESSAGE_PASSING_PATTERNS",
     "FrameFacts",
     "analyze",
     "classify_stack",
     "is_idle_stack",
+    "low_sample_note",
     "render_markdown",
+    "working_stacks",
 ]
 
 #: A stack with any frame (name or file) matching one of these is database work or database wait.
@@ -68,6 +71,9 @@ CATEGORIES: tuple[str, ...] = (
     "idle",
     "application_cpu",
 )
+#: Fewer samples than this and the views warn: a frame at the 5% hot-path threshold then has a binomial 95%
+#: interval of +-1.9 pp (1.96 * sqrt(0.05 * 0.95 / 500)), under half the threshold, before autocorrelation widens it.
+LOW_SAMPLES = 500
 #: Queue publish/consume and NOTIFY code: the plan's "message passing overhead". Matched on name and file of
 #: every frame of a non-idle stack.
 MESSAGE_PASSING_PATTERNS: tuple[str, ...] = ("queue", "notify", "listen", "publish", "claim", "submit")
@@ -166,6 +172,28 @@ def classify_stack(
 def is_idle_stack(frames: Sequence[str], *, facts: FrameFacts | None = None) -> bool:
     """True when the stack is waiting, not working (and not waiting on the database)."""
     return classify_stack(frames, facts=facts) == "idle"
+
+
+def working_stacks(stacks: Mapping[str, int]) -> dict[str, int]:
+    """The profile without its idle stacks (normalised): what the process did while it worked or waited on the
+    database, for a service that sits idle most of a window."""
+    facts = FrameFacts()
+    return {
+        stack: count
+        for stack, count in normalize(stacks).items()
+        if count > 0 and not is_idle_stack(stack.split(";"), facts=facts)
+    }
+
+
+def low_sample_note(samples: int) -> str | None:
+    """A warning for a profile of fewer than LOW_SAMPLES samples (None otherwise, and for an empty one)."""
+    if samples <= 0 or samples >= LOW_SAMPLES:
+        return None
+    ci = 196 * (0.05 * 0.95 / samples) ** 0.5
+    return (
+        f"only {samples} samples (under {LOW_SAMPLES}): a 5% frame's share is known to ±{ci:.1f} pp at best "
+        "(binomial 95%); small frames and their order are noise"
+    )
 
 
 def _share(samples: int, total: int) -> float:
@@ -275,6 +303,8 @@ def render_markdown(analysis: Mapping[str, Any], title: str) -> str:
     """Markdown hot-path report: breakdown tables, then the top frames by self and inclusive share."""
     total = analysis["total_samples"]
     lines = [f"## {_md_escape(title)}", "", f"{total} samples ({analysis.get('idle_samples', 0)} idle).", ""]
+    if (low := low_sample_note(total)) is not None:
+        lines[-1:] = ["", f"> ⚠ {low}", ""]
     lines += ["| breakdown | samples | share |", "|---|---:|---:|"]
     for name, entry in analysis["categories"].items():
         lines.append(f"| {name} | {entry['samples']} | {_pct(entry['share'])} |")

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from baseline.profiling.folded import frame_name
-from baseline.profiling.hotpaths import DATABASE_PATTERNS, IDLE_LEAF_NAMES, is_idle_stack
+from baseline.profiling.hotpaths import DATABASE_PATTERNS, IDLE_LEAF_NAMES, LOW_SAMPLES, is_idle_stack
+from baseline.profiling.speedscope import HOW_TO_OPEN
 
 __all__ = ["ProfileRow", "format_top", "is_idle", "render_markdown", "summarize_profile"]
 
@@ -81,22 +82,32 @@ def format_top(row: ProfileRow) -> str:
     return "\n".join(f"{frame} {_pct(share)}" for frame, share in row.top) or "(no working samples)"
 
 
+def _views(svg: str) -> str:
+    """Links to the working-time flamegraph and the speedscope file written beside `<name>.svg`."""
+    stem = svg.removesuffix(".svg")
+    return f"[working time]({stem}.working.svg) · [speedscope]({stem}.speedscope.json)"
+
+
 def render_markdown(label: str, rows: Iterable[ProfileRow]) -> str:
     """profiles.md: one table row per flamegraph, then the notes (e.g. a service that exited mid-capture)."""
     rows = list(rows)
     lines = [
         f"# Profiles of `{_md(label)}`",
         "",
-        f"{len(rows)} flamegraphs. Top frames: self share of all samples among working (non-idle) stacks.",
+        f"{len(rows)} flamegraphs. Top frames: self share of all samples among working (non-idle) stacks. "
+        f"Samples marked ⚠ are fewer than {LOW_SAMPLES}: shares of small frames are noise. Speedscope files: "
+        f"{HOW_TO_OPEN}.",
         "",
-        "| run | profile | samples | idle | top frames (self share) |",
-        "|---:|---|---:|---:|---|",
+        "| run | profile | samples | idle | top frames (self share) | other views |",
+        "|---:|---|---:|---:|---|---|",
     ]
     for row in rows:
         top = "<br>".join(f"`{_md(frame)}` {_pct(share)}" for frame, share in row.top) or "(no working samples)"
         flag = " ⚠" if row.notes else ""
+        few = " ⚠" if 0 < row.samples < LOW_SAMPLES else ""
         lines.append(
-            f"| {row.run} | [{_md(row.name)}]({row.svg}){flag} | {row.samples} | {_pct(row.idle_share)} | {top} |"
+            f"| {row.run} | [{_md(row.name)}]({row.svg}){flag} | {row.samples}{few} | {_pct(row.idle_share)} | {top} "
+            f"| {_views(row.svg)} |"
         )
     noted = [row for row in rows if row.notes]
     if noted:

@@ -8,9 +8,14 @@ from typing import Any
 
 from baseline.profiling.folded import normalize, split_frame
 
-__all__ = ["SCHEMA_URL", "to_speedscope"]
+__all__ = ["HOW_TO_OPEN", "SCHEMA_URL", "to_speedscope"]
 
 SCHEMA_URL = "https://www.speedscope.app/file-format-schema.json"
+#: Said wherever a speedscope file is linked (speedscope's README: the web app reads the file in the browser).
+HOW_TO_OPEN = (
+    "open it in speedscope: drop the file on https://www.speedscope.app (read in the browser, not uploaded), "
+    "or offline: npm install -g speedscope, then speedscope FILE"
+)
 _FILE_LINE = re.compile(r"^(?P<file>.*):(?P<line>\d+)$")
 
 

@@ -69,18 +69,40 @@ def test_split_frame() -> None:
 
 
 def test_normalize_makes_runs_comparable_and_redacts_secrets() -> None:
+    parent = 'process 1:"python -m pytest lifecycle";'  # the profiled process: dropped (see the tests below)
     run1 = {
-        'process 4242:"python -m tasker worker --dsn postgresql://bob:s3cret@127.0.0.1:54321/db password=x1";'
-        "thread (0x7F12AB);run (w.py:12)": 3
+        f'{parent}process 4242:"python -m tasker worker --dsn postgresql://bob:s3cret@127.0.0.1:54321/db '
+        'password=x1";thread (0x7F12AB);run (w.py:12)': 3
     }
     run2 = {
-        'process 977:"python -m tasker worker --dsn postgresql://bob:other@127.0.0.1:55555/db password=y2";'
-        "thread (0x1);run (w.py:40)": 2
+        f'{parent}process 977:"python -m tasker worker --dsn postgresql://bob:other@127.0.0.1:55555/db '
+        'password=y2";thread (0x1);run (w.py:40)': 2
     }
     merged = folded.normalize(folded.merge(run1, run2))
-    assert merged == {
-        'process "python -m tasker worker --dsn postgresql://bob:***@127.0.0.1:N/db password=***";thread;run (w.py)': 5
-    }
+    child = 'subprocess "python -m tasker worker --dsn postgresql://bob:***@127.0.0.1:N/db password=***"'
+    assert merged == {f"{child};thread;run (w.py)": 5}
     assert folded.normalize(merged) == merged  # idempotent
     kept = folded.normalize(run1, keep_line_numbers=True)
     assert next(iter(kept)).endswith("run (w.py:12)") and "s3cret" not in next(iter(kept))
+
+
+def test_the_profiled_process_frame_is_dropped_so_runs_with_and_without_it_match() -> None:
+    with_root = {
+        'process 11:"python tasker worker";<module> (tasker);run (w.py)': 70,
+        'process 11:"python tasker worker";<module> (tasker);run (w.py);notifies (psycopg/c.py)': 20,
+        'process 11:"python tasker worker"': 3,  # a sample before the first Python frame
+        'process 11:"python tasker worker";process 12:"python helper";<module> (h.py)': 7,
+    }
+    without_root = {"<module> (tasker);run (w.py)": 70, "<module> (tasker);run (w.py);notifies (psycopg/c.py)": 20}
+    normalized = folded.normalize(with_root)
+    assert normalized == {
+        "<module> (tasker);run (w.py)": 70,
+        "<module> (tasker);run (w.py);notifies (psycopg/c.py)": 20,
+        folded.NO_PYTHON_FRAMES: 3,
+        'subprocess "python helper";<module> (h.py)': 7,
+    }
+    assert folded.normalize(normalized) == normalized
+    # Merging before or after normalising gives the same profile, whichever runs carry the root frame.
+    assert folded.normalize(folded.merge(with_root, without_root)) == folded.merge(
+        normalized, folded.normalize(without_root)
+    )

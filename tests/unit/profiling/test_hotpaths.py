@@ -143,3 +143,18 @@ def test_parked_threads_and_event_loop_are_idle_but_pool_and_driver_waits_are_da
     # Idle parked threads never count as message passing, although `queue.py` is in their stacks.
     analysis = hotpaths.analyze({";".join(pool_worker): 90, ";".join(driver_wait): 10})
     assert analysis["message_passing"]["samples"] == 0
+
+
+def test_working_stacks_leave_out_exactly_the_idle_ones(analysis: dict) -> None:
+    working = hotpaths.working_stacks(STACKS)
+    assert sum(working.values()) == analysis["total_samples"] - analysis["idle_samples"] == 800
+    assert "<module> (app.py);serve (uvicorn/server.py);select (selectors.py)" not in working
+    assert working["<module> (app.py);serve (uvicorn/server.py);handle (starlette/routing.py)"] == 100
+    assert hotpaths.analyze(working)["idle_samples"] == 0
+
+
+def test_a_small_profile_is_flagged_in_its_markdown() -> None:
+    small = hotpaths.render_markdown(hotpaths.analyze({"a (x.py)": 89}), "quick")
+    assert f"> ⚠ only 89 samples (under {hotpaths.LOW_SAMPLES})" in small and "±4.5 pp" in small
+    assert hotpaths.low_sample_note(hotpaths.LOW_SAMPLES) is None and hotpaths.low_sample_note(0) is None
+    assert "⚠" not in hotpaths.render_markdown(hotpaths.analyze({"a (x.py)": hotpaths.LOW_SAMPLES}), "full")
