@@ -1,8 +1,8 @@
 """The worker process: claim a step message, run its handler, submit the result to the orchestrator.
 
 Two statements and two commits per step: (1) claim with FOR UPDATE SKIP LOCKED and a visibility timeout,
-attempts + 1, in_progress, parents' results (get_step_transitive_dependencies); (2) tasker_submit_result: queue
-delete and, while this claim still holds the step, result message + enqueued_for_orchestration + NOTIFY.
+attempts + 1, in_progress, parents' results (get_step_transitive_dependencies); (2) queue delete and, while this
+claim still holds the step, result message + enqueued_for_orchestration + NOTIFY.
 The step message is deleted only in (2): a worker killed in between loses nothing, the message becomes
 visible again when its timeout passes and another worker runs the step again.
 
@@ -12,7 +12,7 @@ says. A step whose earlier attempts never returned (their worker died mid-step) 
 attempts are used up, so even a step that kills its worker outright is tried at most max_attempts times.
 A claim is a lease: each worker process's keeper thread (tasker.liveness) extends the visibility timeout of a step
 that has run for a third of it, so a long step runs once while its worker lives, and it writes the process's
-heartbeat for /health/ready. A result whose claim was taken over meanwhile is dropped (tasker_submit_result).
+heartbeat for /health/ready. A result whose claim was taken over meanwhile is dropped (_SUBMIT).
 """
 
 from __future__ import annotations
@@ -79,12 +79,28 @@ LEFT JOIN step s ON true
 LEFT JOIN tasks t ON t.task_uuid = s.task_uuid
 LEFT JOIN parents p ON s.workflow_step_uuid IS NOT NULL
 """
-# Queue delete and, while this claim holds the step, result message + step transition + NOTIFY: one statement, one
-# commit (sql/functions/tasker_submit_result.sql). True when the result was taken.
-_SUBMIT = (
-    "SELECT tasker_submit_result(%(msg_id)s::bigint, %(step)s::uuid, %(attempt)s::integer, %(state)s::text, "
-    "%(kind)s::text, %(message)s::jsonb, %(channel)s::text)"
+# Queue delete and, while this claim still holds the step, result message + step transition + NOTIFY: one
+# statement, one commit. The claim holds the step while its current transition is the `in_progress` row that claim
+# wrote (the attempt in its metadata): the compare is the UPDATE of that row, so a claim and a submit racing for one
+# step serialise on it, and a result whose claim was taken over (after its visibility timeout) or whose step moved
+# on is dropped: no row comes back, and a late duplicate never changes a finished step. (As in
+# tasker_transition_step, the new current row is inserted after the old one's most_recent is cleared.)
+_SUBMIT = """
+WITH done AS (
+    DELETE FROM step_queue_messages WHERE msg_id = %(msg_id)s
+), held AS (
+    UPDATE workflow_step_transitions SET most_recent = false
+    WHERE workflow_step_uuid = %(step)s AND most_recent AND to_state = 'in_progress'
+      AND metadata->>'attempt' = %(attempt)s::text
+    RETURNING sort_key
+), moved AS (
+    INSERT INTO workflow_step_transitions (workflow_step_uuid, from_state, to_state, sort_key, most_recent)
+    SELECT %(step)s, 'in_progress', %(state)s, sort_key + 1, true FROM held
+), result AS (
+    INSERT INTO orchestration_queue_messages (kind, message) SELECT %(kind)s, %(message)s FROM held RETURNING msg_id
 )
+SELECT pg_notify(%(channel)s, 'result') FROM result
+"""
 # A keeper's claim extension: the steps still running keep their messages hidden for another visibility timeout.
 _EXTEND = (
     "UPDATE step_queue_messages SET vt = clock_timestamp() + make_interval(secs => %(vt)s) "
@@ -211,8 +227,7 @@ class Worker:
             "message": Jsonb({**result, "worker_id": self.worker_id}),
             "channel": ORCHESTRATION_CHANNEL,
         }
-        row = conn.execute(_SUBMIT, params).fetchone()
-        return bool(row and row[0])
+        return conn.execute(_SUBMIT, params).fetchone() is not None
 
     def deliver(self, conn: psycopg.Connection, step: ClaimedStep, result: dict[str, Any]) -> bool:
         """submit(), and if the result cannot be submitted (not encodable as JSON, an integer longer than jsonb
@@ -339,7 +354,7 @@ def worker_keeper(
     keeper = Keeper(
         dsn,
         role="worker",
-        period=min(heartbeat_interval, visibility_timeout / 3),
+        period=max(0.05, min(heartbeat_interval, visibility_timeout / 3)),
         healthy=claims.healthy,
         stats=claims.stats,
         namespaces=loops[0].namespaces,

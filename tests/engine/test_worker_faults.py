@@ -68,8 +68,8 @@ def test_a_result_that_cannot_be_submitted_becomes_the_steps_error_result(
 def test_a_step_whose_attempts_never_returned_fails_at_its_next_claim(
     conn: psycopg.Connection, clean_dsn: str, create_task: Callable[..., Any]
 ) -> None:
-    task = started_step(conn, create_task, clean_dsn)
-    worker = Worker(clean_dsn, visibility_timeout=0)  # every claim is visible again at once: a dead worker's
+    started_step(conn, create_task, clean_dsn)
+    worker = Worker(clean_dsn, visibility_timeout=0)  # each message visible again at once, as if its worker died
     for attempt in (1, 2, 3):
         step = worker.claim(conn)
         assert step is not None and step.attempt == attempt and step.failure is None
