@@ -40,14 +40,20 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 @dataclass
 class EngineStack:
     """api, orchestrator and workers as real processes (`python -m tasker ...`), each in its own session so a stop
-    never leaks children; a context manager, so stop() always runs."""
+    never leaks children; a context manager, so stop() always runs.
+
+    As the harness starts them: the DSN in TASKER_DATABASE_URL, never on argv. The engine's test mode
+    (TASKER_TEST_HOOKS=1: the context's `_fail_attempts` and `_sleep_ms` apply) is on unless `test_hooks=False`.
+    start() waits for /health/ready when the stack is whole (an orchestrator and a worker), else for /health."""
 
     dsn: str
     workers: int = 2
     worker_concurrency: int = 1
     visibility_timeout: float = 30.0
+    heartbeat_interval: float | None = None  # the workers' and orchestrator's; None: the engine's default
     api_port: int = 0
     orchestrator: bool = True
+    test_hooks: bool = True
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -60,15 +66,22 @@ class EngineStack:
 
     def spawn(self, name: str, *args: str) -> None:
         out = open(self.log_dir / f"{name}.log", "wb") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TASKER_DATABASE_URL": self.dsn}
+        env.pop("TASKER_TEST_HOOKS", None)
+        if self.test_hooks:
+            env["TASKER_TEST_HOOKS"] = "1"
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "tasker", *args, "--dsn", self.dsn],
+            [sys.executable, "-m", "tasker", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
 
-    def start_worker(self, name: str) -> None:
+    def _heartbeat(self) -> list[str]:
+        return [] if self.heartbeat_interval is None else ["--heartbeat-interval", str(self.heartbeat_interval)]
+
+    def start_worker(self, name: str, *extra: str) -> None:
         self.spawn(
             name,
             "worker",
@@ -76,33 +89,55 @@ class EngineStack:
             str(self.worker_concurrency),
             "--visibility-timeout",
             str(self.visibility_timeout),
+            *self._heartbeat(),
+            *extra,
         )
 
-    def start(self, timeout: float = 30.0) -> EngineStack:
-        self.spawn("api", "api", "--port", str(self.api_port))
-        if self.orchestrator:
-            self.spawn("orchestrator", "orchestrator")
-        for i in range(1, self.workers + 1):
-            self.start_worker(f"worker-{i}")
+    def start_orchestrator(self, name: str = "orchestrator") -> None:
+        self.spawn(name, "orchestrator", *self._heartbeat())
+
+    def wait_ready(self, timeout: float = 30.0, path: str = "/health/ready") -> None:
+        """Until `path` answers 200; RuntimeError if a process exits meanwhile or the time runs out."""
         deadline = time.monotonic() + timeout
         while True:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode} during start-up")
             try:
-                if requests.get(f"{self.api_url}/health/ready", timeout=1).status_code == 200:
-                    return self
+                if requests.get(f"{self.api_url}{path}", timeout=1).status_code == 200:
+                    return
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not become ready on {self.api_url} within {timeout:.0f} s")
+                raise RuntimeError(f"{self.api_url}{path} did not answer 200 within {timeout:.0f} s")
             time.sleep(0.05)
+
+    def ready_status(self) -> tuple[int, dict[str, object]]:
+        resp = requests.get(f"{self.api_url}/health/ready", timeout=5)
+        return resp.status_code, resp.json()
+
+    def start(self, timeout: float = 30.0) -> EngineStack:
+        self.spawn("api", "api", "--port", str(self.api_port))
+        if self.orchestrator:
+            self.start_orchestrator()
+        for i in range(1, self.workers + 1):
+            self.start_worker(f"worker-{i}")
+        whole = self.orchestrator and self.workers > 0
+        self.wait_ready(timeout, "/health/ready" if whole else "/health")
+        return self
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (a crash: no cleanup runs)."""
         proc = self.processes[name]
         _signal_group(proc, signal.SIGKILL)
         proc.wait(5)
+
+    def signal(self, name: str, sig: int) -> None:
+        """Send `sig` to one process's group (SIGSTOP to hang it, SIGCONT to resume it)."""
+        _signal_group(self.processes[name], sig)
+
+    def alive(self, name: str) -> bool:
+        return self.processes[name].poll() is None
 
     def stop(self) -> None:
         for proc in self.processes.values():

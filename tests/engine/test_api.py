@@ -115,8 +115,23 @@ def test_get_unknown_or_malformed_uuid(api: str) -> None:
 
 def test_health(api: str) -> None:
     assert requests.get(f"{api}/health", timeout=10).json() == {"status": "ok"}
+
+
+def test_ready_is_503_naming_what_is_missing_without_an_orchestrator_and_workers(api: str) -> None:
+    """This module's stack is the API alone: a task posted now would never run (tests/reliability has the rest)."""
     ready = requests.get(f"{api}/health/ready", timeout=10)
-    assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    assert ready.status_code == 503
+    detail = ready.json()["detail"]
+    assert ready.json()["status"] == "unavailable"
+    assert "no live orchestrator" in detail
+    namespaces = "complex_workflow, diamond_workflow, linear_workflow, tree_workflow"
+    assert f"no live worker serves namespace {namespaces}" in detail
+
+
+def test_ready_is_200_with_a_whole_stack(engine_dsn: str, engine_stack: Any) -> None:
+    with engine_stack(engine_dsn, workers=1) as stack:
+        ready = requests.get(f"{stack.api_url}/health/ready", timeout=10)
+        assert ready.status_code == 200 and ready.json() == {"status": "ok"}
 
 
 def test_ready_is_503_while_the_database_is_unreachable(engine_stack: Any, dead_dsn: str) -> None:

@@ -82,8 +82,13 @@ def test_fault_injection_hook_fails_only_the_first_attempts() -> None:
     context = {"even_number": 2, "_fail_attempts": {"s": 2}}
     for attempt in (1, 2):
         with pytest.raises(HandlerError, match="injected"):
-            run_handler("math", call({}, context, attempt))
-    assert run_handler("math", call({}, context, 3)) == 4
+            run_handler("math", call({}, context, attempt), test_hooks=True)
+    assert run_handler("math", call({}, context, 3), test_hooks=True) == 4
+
+
+def test_test_hooks_are_plain_context_data_outside_the_test_mode() -> None:
+    context = {"even_number": 2, "_fail_attempts": {"s": 2}, "_sleep_ms": {"s": 60_000}}
+    assert run_handler("math", call({}, context, 1)) == 4
 
 
 def test_unknown_handler_is_a_handler_error() -> None:

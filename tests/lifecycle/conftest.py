@@ -59,7 +59,8 @@ def orchestrator(clean_dsn: str) -> Orchestrator:
 
 @pytest.fixture
 def worker(clean_dsn: str) -> Worker:
-    return Worker(clean_dsn)
+    """A claim loop in the engine's test mode: the contexts' `_fail_attempts` and `_sleep_ms` apply."""
+    return Worker(clean_dsn, test_hooks=True)
 
 
 @pytest.fixture

@@ -144,11 +144,11 @@ def test_duplicate_result_is_ignored(
     step = worker.claim(conn)
     assert step is not None
     result = worker.execute(step)
-    worker.submit(conn, step, result)
-    worker.submit(conn, step, {**result, "result": -1})  # a late duplicate from a presumed-dead worker
+    assert worker.submit(conn, step, result)
+    # A late duplicate from a presumed-dead worker: the claim no longer holds the step, the result is dropped.
+    assert not worker.submit(conn, step, {**result, "result": -1})
     first = result_processor.process_next_result(conn, orchestrator.processor_uuid)
-    second = result_processor.process_next_result(conn, orchestrator.processor_uuid)
     assert first is not None and first.outcome == "complete" and first.enqueued == ["linear_step_2"]
-    assert second is not None and second.outcome is None
+    assert not worker.submit(conn, step, {**result, "result": -2})  # nor does it change the finished step
     assert step_states(task_uuid)["linear_step_1"] == ("complete", 1, 36)
     assert result_processor.process_next_result(conn, orchestrator.processor_uuid) is None

@@ -5,6 +5,10 @@ process one from the results queue. The poll (about 1 s) finds tasks left behind
 missed notifications) through get_next_ready_tasks and drains the results queue; a poll that comes back with
 a full batch polls again at once, so a backlog (a restart after downtime) drains at the engine's own pace
 instead of one batch per second.
+
+A keeper thread with a connection of its own (tasker.liveness) writes the process's heartbeat for /health/ready
+while the loop keeps turning. Only a lost connection ends the loop; a hand-off that fails is logged and retried by
+the poll.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TypeVar
 import psycopg
 
 from tasker.db import ORCHESTRATION_CHANNEL, connect
+from tasker.liveness import HEARTBEAT_INTERVAL, Keeper
 from tasker.orchestration.lifecycle import result_processor, step_enqueuer
 
 log = logging.getLogger("tasker.orchestrator")
@@ -41,6 +46,7 @@ class Orchestrator:
         self.batch_size = batch_size
         self.processor_uuid = uuid.uuid4()
         self.stats = OrchestratorStats()
+        self.tick = 0.0  # time.monotonic() of the loop's latest turn, read by the keeper thread
 
     def start_task(self, conn: psycopg.Connection, task_uuid: uuid.UUID | str) -> list[str]:
         """Enqueue the ready steps of one task (one statement, its own transaction); finalize it if nothing can run."""
@@ -54,6 +60,7 @@ class Orchestrator:
         """Process queued results until the queue is empty (or `limit` were processed)."""
         count = 0
         while limit is None or count < limit:
+            self.tick = time.monotonic()
             if result_processor.process_next_result(conn, self.processor_uuid) is None:
                 break
             count += 1
@@ -73,8 +80,37 @@ class Orchestrator:
                 )
         return len(rows)
 
-    def run(self, stop: threading.Event | None = None) -> None:
+    def keeper(self, heartbeat_interval: float = HEARTBEAT_INTERVAL) -> Keeper:
+        """The process's heartbeat: live while the loop turned within the stale window (it turns at least once per
+        poll interval, and once per result while it drains a backlog)."""
+        window = [0.0]
+
+        def healthy() -> bool:
+            return time.monotonic() - self.tick < window[0]
+
+        keeper = Keeper(
+            self.dsn,
+            role="orchestrator",
+            period=heartbeat_interval,
+            healthy=healthy,
+            stats=lambda: (0, self.stats.results_processed),
+        )
+        window[0] = max(keeper.stale_after, 3 * self.poll_interval)
+        return keeper
+
+    def run(self, stop: threading.Event | None = None, heartbeat_interval: float | None = HEARTBEAT_INTERVAL) -> None:
+        """The loop; with `heartbeat_interval` (not None) its keeper thread runs beside it."""
         stop = stop or threading.Event()
+        keeper_stop = threading.Event()
+        keeper = None if heartbeat_interval is None else self.keeper(heartbeat_interval).start(keeper_stop)
+        try:
+            self._loop(stop)
+        finally:
+            keeper_stop.set()
+            if keeper is not None:
+                keeper.join(timeout=2.0)  # deregisters the process
+
+    def _loop(self, stop: threading.Event) -> None:
         with connect(self.dsn, role="tasker-orchestrator", durable=self.durable) as conn:
             conn.execute(f"LISTEN {ORCHESTRATION_CHANNEL}")
             log.info("orchestrator %s listening on %s", self.processor_uuid, ORCHESTRATION_CHANNEL)
@@ -82,6 +118,7 @@ class Orchestrator:
             new_tasks: list[str] = []
             results_due = 0  # one NOTIFY per submitted result: process that many, no empty pop after them
             while not stop.is_set():
+                self.tick = time.monotonic()
                 for task_uuid in new_tasks:
                     self._guard(conn, self.start_task, task_uuid)
                 new_tasks.clear()
@@ -106,8 +143,8 @@ class Orchestrator:
         Returns what `fn` returned, or None when it failed."""
         try:
             return fn(conn, *args)
-        except psycopg.OperationalError:
-            raise
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, psycopg.OperationalError) and (conn.broken or conn.closed):
+                raise  # the connection is lost: the process ends (a deadlock or a cancelled statement does not)
             log.exception("orchestrator step failed: %s%r", getattr(fn, "__name__", fn), args)
             return None

@@ -152,3 +152,23 @@ CREATE TABLE orchestration_queue_messages (
     read_ct integer NOT NULL DEFAULT 0
 );
 CREATE INDEX orchestration_queue_messages_ready_idx ON orchestration_queue_messages (kind, vt, msg_id);
+
+-- tasker_processes: the heartbeats of the running workers and orchestrators, read by the API's /health/ready. A
+-- process is live while its heartbeat connection is open (its backend_pid is in pg_stat_activity: a killed process
+-- drops out at once) and its last heartbeat is younger than its own stale_after (a hung one drops out then). A
+-- process writes its row from a thread of its own, off the hot path, and beats only while its loops are alive and
+-- consuming (docs/engine.md, "Health"). Rows of processes that died are deleted by the next one to register.
+CREATE TABLE tasker_processes (
+    process_uuid uuid PRIMARY KEY,
+    role text NOT NULL CHECK (role IN ('worker', 'orchestrator')),
+    namespaces text[] NOT NULL DEFAULT '{}',  -- the namespaces a worker serves
+    hostname text NOT NULL,
+    pid integer NOT NULL,  -- the process's own pid, on hostname
+    backend_pid integer NOT NULL,  -- the heartbeat connection's backend (pg_stat_activity.pid)
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    heartbeat_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    stale_after interval NOT NULL,
+    loops integer NOT NULL DEFAULT 1,  -- claim loops (workers)
+    busy integer NOT NULL DEFAULT 0,  -- steps running at the last heartbeat
+    completed bigint NOT NULL DEFAULT 0  -- steps (workers) or results (orchestrator) handled so far
+);

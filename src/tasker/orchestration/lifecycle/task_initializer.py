@@ -21,6 +21,17 @@ from tasker.states import STEP_PENDING, TASK_PENDING
 from tasker.templates import TaskTemplate
 
 
+class IdempotencyConflict(ValueError):
+    """An idempotency key already names a task that a different request created."""
+
+    def __init__(self, key: str, task_uuid: uuid.UUID, differences: list[str]) -> None:
+        super().__init__(
+            f"idempotency key '{key}' is already used by task {task_uuid}, created by a different request "
+            f"(it differs in {', '.join(differences)}): repeat that request to get its task, or use a new key"
+        )
+        self.key, self.task_uuid, self.differences = key, task_uuid, differences
+
+
 class TemplateNotFound(LookupError):
     """No named task matches (namespace, name, version)."""
 
@@ -140,17 +151,42 @@ SELECT pg_notify(%(channel)s, %(payload)s)
 """
 
 
+# The task holding an idempotency key, with what its request asked for (compared with a repeated request).
 _EXISTING = (
-    "SELECT t.task_uuid, (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid), tt.to_state "
+    "SELECT t.task_uuid, (SELECT count(*) FROM workflow_steps ws WHERE ws.task_uuid = t.task_uuid), tt.to_state, "
+    "t.named_task_uuid, t.context, t.tags, t.priority, t.initiator, t.source_system, t.reason, t.correlation_id "
     "FROM tasks t JOIN task_transitions tt ON tt.task_uuid = t.task_uuid AND tt.most_recent "
     "WHERE t.idempotency_key = %s"
 )
+_REQUEST_FIELDS = ("context", "tags", "priority", "initiator", "source_system", "reason", "correlation_id")
 
 
-async def _existing(conn: psycopg.AsyncConnection, idempotency_key: str) -> InitializedTask | None:
-    cur = await conn.execute(_EXISTING, (idempotency_key,))
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values: 1 and 1.0 are one number, but true is not 1 (as Python's == would have it)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+async def _existing(
+    conn: psycopg.AsyncConnection, request: TaskRequest, resolved: ResolvedTemplate
+) -> InitializedTask | None:
+    """The task already holding the request's idempotency key, or None; IdempotencyConflict when that task was
+    created by a different request (another template, context or other field)."""
+    cur = await conn.execute(_EXISTING, (request.idempotency_key,))
     row = await cur.fetchone()
-    return None if row is None else InitializedTask(row[0], int(row[1]), row[2], created=False)
+    if row is None:
+        return None
+    task_uuid, steps, state, named_task, *stored = row
+    differences = [] if named_task == resolved.named_task_uuid else ["namespace/name/version"]
+    differences += [f for f, v in zip(_REQUEST_FIELDS, stored, strict=True) if not same_json(v, getattr(request, f))]
+    if differences:
+        raise IdempotencyConflict(str(request.idempotency_key), task_uuid, differences)
+    return InitializedTask(task_uuid, int(steps), state, created=False)
 
 
 def _create_params(request: TaskRequest, resolved: ResolvedTemplate) -> tuple[uuid.UUID, int, dict[str, Any]]:
@@ -187,10 +223,11 @@ async def initialize_task_async(
 ) -> InitializedTask:
     """Create the task (or return the one holding the idempotency key) and NOTIFY the orchestrator.
 
-    On an asyncio connection: the API serves requests on its event loop, with no thread-pool hop per request."""
+    On an asyncio connection: the API serves requests on its event loop, with no thread-pool hop per request.
+    Raises IdempotencyConflict when the key is held by a task a different request created."""
     resolved = await cache.resolve_async(conn, request.namespace, request.name, request.version)
     if request.idempotency_key is not None:
-        existing = await _existing(conn, request.idempotency_key)
+        existing = await _existing(conn, request, resolved)
         if existing is not None:
             return existing
     task_uuid, step_count, params = _create_params(request, resolved)
@@ -199,7 +236,7 @@ async def initialize_task_async(
     except psycopg.errors.UniqueViolation:
         if request.idempotency_key is None:
             raise
-        existing = await _existing(conn, request.idempotency_key)  # lost a race for the same key
+        existing = await _existing(conn, request, resolved)  # lost a race for the same key
         if existing is None:
             raise
         return existing
