@@ -15,7 +15,7 @@ from baseline import pidlock
 from baseline.config import Config
 from baseline.console import say
 from baseline.services.compose import ComposeProvider
-from baseline.services.embedded import EmbeddedProvider, cluster_of, has_cluster
+from baseline.services.embedded import EmbeddedProvider
 from baseline.services.external import ExternalProvider
 from baseline.services.model import Provider, Running, Stack, StackError
 from baseline.services.processes import install_signal_handlers
@@ -154,14 +154,12 @@ def down(config: Config) -> bool:
 
 
 def _down(config: Config) -> bool:
+    """The recorded stack's provider stops it; every provider then removes what an earlier crash left in the work
+    dir without a record (a cluster still running, a compose project folder)."""
     stack = read_state(config)
-    if stack is None:
-        stopped = (
-            has_cluster(config)
-            and cluster_of(config).running()
-            and provider_for("embedded").stop_recorded(config, None)
-        )
-    else:
-        stopped = provider_for(stack.services).stop_recorded(config, stack)
+    stopped = provider_for(stack.services).stop_recorded(config, stack) if stack is not None else False
+    for kind, provider in PROVIDERS.items():
+        if stack is None or kind != stack.services:
+            stopped = provider.stop_recorded(config, None) or stopped
     remove_state(config)
     return bool(stopped)

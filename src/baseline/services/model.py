@@ -42,6 +42,7 @@ class Stack:
     dataset_seed: int | None = None
     logs_dir: str | None = None
     owner_pid: int | None = None  # the process that started it and will stop it
+    project: str | None = None  # the compose project of a compose stack
 
     def to_state(self) -> dict[str, Any]:
         return {**asdict(self), "state_version": STATE_VERSION}
