@@ -119,11 +119,12 @@ def postgres_info(dsn: str) -> dict[str, Any]:
     }
 
 
-def fingerprint(dsn: str | None, config: Config) -> dict[str, Any]:
-    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config."""
+def fingerprint(dsn: str | None, config: Config, services: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config, and how the
+    services ran when the provider says (compose: the compose version, image ids, container limits)."""
     from baseline.store import now_iso
 
-    return {
+    out = {
         "captured_at": now_iso(),
         "machine": machine_info(),
         "python": python_info(),
@@ -132,3 +133,6 @@ def fingerprint(dsn: str | None, config: Config) -> dict[str, Any]:
         "harness_version": baseline.__version__,
         "config": config.public(),
     }
+    if services is not None:
+        out["services"] = services
+    return out

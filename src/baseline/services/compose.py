@@ -26,16 +26,18 @@ import yaml
 
 from baseline.config import Config
 from baseline.console import say
+from baseline.procfs import pid_alive
 from baseline.services import containers, images
 from baseline.services.compose_spec import (
     API_PORT,
+    LABEL_WORKDIR,
     PG_PORT,
     POSTGRES,
     StackSpec,
     api_role,
     compose_spec,
 )
-from baseline.services.docker_host import ComposeTool, client, compose_tool
+from baseline.services.docker_host import ComposeTool, client, compose_tool, describe_engine, profiling_refusal
 from baseline.services.embedded import ensure_template, fresh_run_database, run_database_name
 from baseline.services.model import Stack, StackError
 from baseline.services.postgres import SUPERUSER, PostgresServer
@@ -331,3 +333,53 @@ class ComposeProvider:
             _remove(config, project)
             stopped = True
         return stopped
+
+
+# ---------------------------------------------------------------------------------------------- descriptions
+
+
+def describe(config: Config, stack: Stack) -> dict[str, Any]:
+    """For the environment fingerprint: the compose tool, the engine, each container's image id and limits."""
+    if not stack.project:
+        return {}
+    record: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        from baseline.results import read_json
+
+        loaded = read_json(stacks_dir(config) / stack.project / STACK_FILE)
+        record = loaded if isinstance(loaded, dict) else {}
+    docker = client()
+    try:
+        found = containers.project_containers(docker, stack.project)
+        return {
+            "provider": "compose",
+            "project": stack.project,
+            "compose": record.get("compose"),
+            "docker": describe_engine(docker),
+            "images": {role: c.attrs.get("Image") for role, c in sorted(found.items())},
+            "image_tags": {kind: image.get("tag") for kind, image in (record.get("images") or {}).items()},
+            "limits": {role: containers.limits(c) for role, c in sorted(found.items())},
+            "net_delay_ms": record.get("net_delay_ms", 0.0),
+        }
+    finally:
+        docker.close()
+
+
+def refusal(stack: Stack) -> str | None:
+    """Why py-spy here cannot attach to this compose stack's processes, None when it can."""
+    docker = client()
+    try:
+        engine = describe_engine(docker)
+    finally:
+        docker.close()
+    roles = stack.service_pids()
+    visible = bool(roles) and all(
+        stack.start_times.get(role) is not None and pid_alive(pid, stack.start_times.get(role))
+        for role, pid in roles.items()
+    )
+    return profiling_refusal(engine, visible)
+
+
+def leftover_containers(docker: Any, config: Config) -> list[Any]:
+    """Containers labelled with this work dir (what `down` removes, for tests and checks)."""
+    return list(docker.containers.list(all=True, filters={"label": f"{LABEL_WORKDIR}={config.workdir}"}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from baseline import pidlock
 from baseline.config import Config
@@ -163,3 +164,50 @@ def _down(config: Config) -> bool:
             stopped = provider.stop_recorded(config, None) or stopped
     remove_state(config)
     return bool(stopped)
+
+
+# ---------------------------------------------------------------------------------------------- per-phase records
+
+
+@contextlib.contextmanager
+def watch_phase(stack: Stack, extra: dict[str, Any]) -> Iterator[None]:
+    """Around a phase of a compose stack: each container's state, and its CPU and memory during the phase, into
+    `extra["containers"]`. Nothing for other stacks."""
+    if stack.services != "compose" or not stack.project:
+        yield
+        return
+    from baseline.services import containers, docker_host
+
+    docker = docker_host.client()
+    try:
+        before = containers.snapshot(docker, stack.project)
+        yield
+        extra["containers"] = containers.phase_report(before, containers.snapshot(docker, stack.project))
+    finally:
+        docker.close()
+
+
+def describe_services(config: Config, stack: Stack) -> dict[str, Any] | None:
+    """What the environment fingerprint records about how the services run: for a compose stack the compose
+    tool's version, the engine, every container's image id and limits; None for other stacks."""
+    if stack.services != "compose":
+        return None
+    from baseline.services.compose import describe
+
+    return describe(config, stack)
+
+
+def check_profilable(stack: Stack) -> None:
+    """ProfilingRefused when a profiler on this host cannot attach to the stack's processes (Docker Desktop,
+    rootless Docker, a remote engine), with what to do instead."""
+    if stack.services != "compose":
+        return
+    from baseline.services.compose import refusal
+    from baseline.services.docker_host import ProfilingRefused
+
+    reason = refusal(stack)
+    if reason:
+        raise ProfilingRefused(
+            f"py-spy cannot attach to the compose services from this host: {reason}. Profile with --services "
+            "embedded, or run the harness on the Docker host itself, or leave profiling off (--no-profile)."
+        )
