@@ -144,14 +144,18 @@ def _exited(docker: Any, project: str) -> dict[str, int | None]:
     return out
 
 
+def _fail_if_exited(config: Config, docker: Any, project: str) -> None:
+    exited = _exited(docker, project)
+    for role in sorted(exited):
+        raise _role_failed(config, docker, project, role, f"exited with code {exited[role]} while starting")
+
+
 def _wait(config: Config, docker: Any, project: str, ready: dict[str, Any], timeout_s: float = START_TIMEOUT_S) -> None:
     """Poll until every role's check holds; fail naming the first container that exited or never got ready."""
     started = time.monotonic()
     pending = dict(ready)
     while pending:
-        exited = _exited(docker, project)
-        for role in sorted(exited):
-            raise _role_failed(config, docker, project, role, f"exited with code {exited[role]} while starting")
+        _fail_if_exited(config, docker, project)
         for role in sorted(pending):
             with contextlib.suppress(Exception):
                 if pending[role]():
@@ -278,6 +282,7 @@ class ComposeProvider:
         self, config: Config, target: Target, docker: Any, project: Project, roles: list[ProcessRole], api: ProcessRole
     ) -> Stack:
         project.run("up", "-d", "--no-build", POSTGRES)
+        _fail_if_exited(config, docker, project.name)
         found = containers.project_containers(docker, project.name)
         pg_port = containers.published_port(found[POSTGRES], PG_PORT)
         if pg_port is None:
@@ -287,6 +292,7 @@ class ComposeProvider:
         template, info = ensure_template(config, server, target)
         database, dsn = fresh_run_database(config, server, template)
         project.run("up", "-d", "--no-build", *(role.name for role in roles))
+        _fail_if_exited(config, docker, project.name)
         found = containers.project_containers(docker, project.name)
         api_port = containers.published_port(found[api.name], API_PORT)
         if api_port is None:
@@ -314,6 +320,7 @@ class ComposeProvider:
             dataset_seed=config.dataset_seed,
             logs_dir=str(logs_dir(config)),
             project=project.name,
+            net_delay_ms=config.net_delay_ms,
         )
 
     def stop_recorded(self, config: Config, stack: Stack | None) -> bool:
