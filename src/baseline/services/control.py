@@ -74,6 +74,11 @@ def _warn_if_mismatched(config: Config, stack: Stack) -> None:
             f"reusing the running stack (target/scale/seed {have}) although this command asks for {wanted}; "
             "run `nox -s down` first to get a matching one"
         )
+    if stack.net_delay_ms != config.net_delay_ms:
+        say(
+            f"reusing the running stack (network delay {stack.net_delay_ms:g} ms) although this command asks for "
+            f"{config.net_delay_ms:g} ms; run `nox -s down` first to get a matching one"
+        )
 
 
 def reusable(config: Config) -> Stack | None:

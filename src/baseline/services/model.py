@@ -43,6 +43,7 @@ class Stack:
     logs_dir: str | None = None
     owner_pid: int | None = None  # the process that started it and will stop it
     project: str | None = None  # the compose project of a compose stack
+    net_delay_ms: float = 0.0  # the delay every container of a compose stack adds to its packets
 
     def to_state(self) -> dict[str, Any]:
         return {**asdict(self), "state_version": STATE_VERSION}
