@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -92,10 +91,9 @@ def _point(config: Config, delay: float) -> dict[str, Any]:
 
 def cmd_net_sweep(args: argparse.Namespace) -> int:
     """Per delay, fresh compose stacks with that delay and the task-creation and E2E benches; then the report."""
-    from baseline import phases, store
+    from baseline import phases
     from baseline.pipeline.plan import RunPlan, Step
     from baseline.pipeline.runner import Pipeline, run_failed
-    from baseline.reports.netsweep import sweep_markdown, sweep_svg
 
     delays = parse_delays(args.delays)
     raw = dict(vars(args))
@@ -107,6 +105,7 @@ def cmd_net_sweep(args: argparse.Namespace) -> int:
     steps = (Step(phases.TASK_INIT), Step(phases.E2E))
     plans = [RunPlan(run, steps) for run in range(1, sweep_config.runs + 1)]
     points: list[dict[str, Any]] = []
+    stopped: Failure | None = None
     for delay in delays:
         values = {**raw, "label": delay_label(label, delay), "net_delay_ms": f"{delay:g}"}
         config = load_config(values)
@@ -114,23 +113,35 @@ def cmd_net_sweep(args: argparse.Namespace) -> int:
             config, plans, cli_values=cli_values(values), build=False, verbose=args.verbose, console=console()
         )
         outcomes, _ = pipeline.run()
-        failure = run_failed(outcomes)
-        if failure is not None:
-            if len(failure_runs := [o for o in outcomes if o.status != "complete"]) == len(outcomes):
-                raise Failure(f"net-sweep stopped at {delay:g} ms: every run failed ({failure_runs[0].error})")
-            console().print(f"{delay:g} ms: {failure}")
+        failed = [o for o in outcomes if o.status != "complete"]
+        if len(failed) == len(outcomes):
+            stopped = Failure(f"net-sweep stopped at {delay:g} ms: every run failed ({failed[0].error})")
+            break
+        if failed:
+            console().print(f"{delay:g} ms: {run_failed(outcomes)}")
         points.append(_point(config, delay))
-    out_dir: Path = sweep_config.label_dir
-    record = {"label": label, "delays_ms": delays, "runs": sweep_config.runs, "note": SWEEP_NOTE, "points": points}
+    if points:
+        _write_sweep(sweep_config, label, delays, points)
+    if stopped is not None:
+        raise stopped
+    return EXIT_OK
+
+
+def _write_sweep(config: Config, label: str, delays: list[float], points: list[dict[str, Any]]) -> None:
+    """net_sweep.json, .md and .svg in the sweep's folder (what a sweep stopped early has measured, too)."""
+    from baseline import store
+    from baseline.reports.netsweep import sweep_markdown, sweep_svg
+
+    record = {"label": label, "delays_ms": delays, "runs": config.runs, "note": SWEEP_NOTE, "points": points}
+    text = sweep_markdown(label, points, SWEEP_NOTE)
     paths = [
-        store.write_json_atomic(out_dir / "net_sweep.json", record),
-        store.write_text_atomic(out_dir / "net_sweep.md", sweep_markdown(label, points, SWEEP_NOTE)),
-        store.write_text_atomic(out_dir / "net_sweep.svg", sweep_svg(points)),
+        store.write_json_atomic(config.label_dir / "net_sweep.json", record),
+        store.write_text_atomic(config.label_dir / "net_sweep.md", text),
+        store.write_text_atomic(config.label_dir / "net_sweep.svg", sweep_svg(points)),
     ]
-    console().print(sweep_markdown(label, points, SWEEP_NOTE))
+    console().print(text)
     for path in paths:
         console().print(f"  {path}")
-    return EXIT_OK
 
 
 def register(subparsers: Any) -> None:
