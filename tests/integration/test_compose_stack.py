@@ -239,3 +239,25 @@ def test_a_delay_without_compose_services_is_bad_input(tmp_path: Path) -> None:
     env = {**os.environ, "BASELINE_WORKDIR": str(tmp_path)}
     proc = _baseline(env, "up", "--net-delay-ms", "2")
     assert proc.returncode == 2 and "needs --services compose" in proc.stderr
+
+
+def test_profiling_processes_this_host_cannot_see_is_refused_saying_why(docker: Any) -> None:
+    from baseline.services.control import check_profilable
+    from baseline.services.docker_host import ProfilingRefused
+    from baseline.services.model import Stack
+
+    unseen = 2**22 + 1  # above any pid_max: a PID of another machine's process table
+    stack = Stack(
+        services="compose",
+        target="tasker",
+        dsn="",
+        admin_dsn="",
+        api_url="",
+        database="",
+        project="elsewhere",
+        pids={"postgres": unseen + 1, "api": unseen},
+        start_times={"postgres": None, "api": None},
+    )
+    with pytest.raises(ProfilingRefused, match=r"not in this machine's process table.*--services embedded"):
+        check_profilable(stack, stack.service_pids())
+    check_profilable(stack, {"bench": os.getpid()})  # the bench profiling itself needs no container

@@ -197,7 +197,7 @@ def maybe_profile_windows(
     from baseline.profiling.capture import profile_windows
     from baseline.services.control import check_profilable
 
-    check_profilable(ctx.stack)  # compose on Docker Desktop or rootless Docker: a refusal saying why
+    check_profilable(ctx.stack, pids)  # compose on Docker Desktop or rootless Docker: a refusal saying why
 
     with profile_windows(
         pids,

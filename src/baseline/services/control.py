@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from baseline import pidlock
@@ -202,10 +202,10 @@ def describe_services(config: Config, stack: Stack) -> dict[str, Any] | None:
     return describe(config, stack)
 
 
-def check_profilable(stack: Stack) -> None:
-    """ProfilingRefused when a profiler on this host cannot attach to the stack's processes (Docker Desktop,
-    rootless Docker, a remote engine), with what to do instead."""
-    if stack.services != "compose":
+def check_profilable(stack: Stack, pids: Mapping[str, int]) -> None:
+    """ProfilingRefused when `pids` include the stack's own processes and a profiler on this host cannot attach to
+    them (Docker Desktop, rootless Docker, a remote engine), with what to do instead."""
+    if stack.services != "compose" or not set(pids.values()) & set(stack.service_pids().values()):
         return
     from baseline.services.compose import refusal
     from baseline.services.docker_host import ProfilingRefused
