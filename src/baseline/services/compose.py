@@ -30,7 +30,6 @@ from baseline.procfs import pid_alive
 from baseline.services import containers, images
 from baseline.services.compose_spec import (
     API_PORT,
-    LABEL_WORKDIR,
     PG_PORT,
     POSTGRES,
     StackSpec,
@@ -385,8 +384,3 @@ def refusal(stack: Stack) -> str | None:
         for role, pid in roles.items()
     )
     return profiling_refusal(engine, visible)
-
-
-def leftover_containers(docker: Any, config: Config) -> list[Any]:
-    """Containers labelled with this work dir (what `down` removes, for tests and checks)."""
-    return list(docker.containers.list(all=True, filters={"label": f"{LABEL_WORKDIR}={config.workdir}"}))

@@ -7,7 +7,7 @@ its own, so two stacks can run at once. Pure: no Docker, no files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -112,8 +112,3 @@ def api_role(roles: Sequence[ProcessRole], api_port: int = API_PORT) -> ProcessR
         if health_port(role) == api_port:
             return role
     raise ValueError(f"no process role has a health URL on the API port {api_port}: {[r.name for r in roles]}")
-
-
-def service_labels(labels: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(compose project, role) of a container from its labels."""
-    return labels.get("com.docker.compose.project"), labels.get(LABEL_ROLE)
