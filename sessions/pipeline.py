@@ -1,5 +1,6 @@
 """Sessions that run whole pipelines: baseline_pre / baseline_post (the three-run baseline), baseline (any
-label), profile_all. Each is one `baseline` process that runs every phase in its own process.
+label), profile_all, net_sweep (compose services under a network delay). Each is one `baseline` process that runs
+every phase in its own process.
 
 Options after `--` pass through: `nox -s baseline_pre -- --quick --runs 1`, `-- --label foo`,
 `-- --services external --dsn ... --api-url ...`, `-- --only-run 2`, `-- --no-profile`, `-- -v`.
@@ -52,3 +53,11 @@ def verdict_check(session: nox.Session) -> None:
     """This machine's A/B false-alarm rate and power against injected slowdowns: -- [--repeats N]."""
     install_project(session)
     harness(session, "verdict-check")
+
+
+@nox.session(python=PYTHON)
+def net_sweep(session: nox.Session) -> None:
+    """E2E and task-creation p50 on compose services against a per-container network delay (default 0, 0.5, 2 ms)
+    -> profiles/net-sweep/net_sweep.{json,md,svg}; -- --delays 0,1,5 --runs 3 --quick pass through."""
+    install_project(session)
+    harness(session, "net-sweep")

@@ -1,4 +1,4 @@
-"""Sessions: up, down, status, build, audit, tests, lint, typecheck (posargs pass through to the command).
+"""Sessions: up, down, status, images, build, audit, tests, lint, typecheck (posargs pass through to the command).
 
 All run in the one shared project venv (see sessions/_common.py), so running several in a row installs once.
 `nox -s tests` is the README test command CI runs on a fresh machine.
@@ -13,14 +13,14 @@ from sessions._common import PYTHON, ROOT, harness, install_project, run_in_venv
 
 @nox.session(python=PYTHON)
 def up(session: nox.Session) -> None:
-    """Start embedded PostgreSQL + engine processes on a fresh run database and leave them running."""
+    """Start the services (embedded by default; -- --services compose) on a fresh run database, leave them running."""
     install_project(session)
     harness(session, "up")
 
 
 @nox.session(python=PYTHON)
 def down(session: nox.Session) -> None:
-    """Stop everything `up` started (processes, then the cluster)."""
+    """Stop everything `up` started (processes, then the cluster; compose projects), and what a crashed run left."""
     install_project(session)
     harness(session, "down")
 
@@ -30,6 +30,13 @@ def status(session: nox.Session) -> None:
     """Show the running stack: roles, PIDs, alive (reporting "nothing is up" is not a session failure)."""
     install_project(session)
     run_in_venv(session, "baseline", "status", *session.posargs, success_codes=[0, 1])
+
+
+@nox.session(python=PYTHON)
+def images(session: nox.Session) -> None:
+    """Build the compose services' images (Debian base, PostgreSQL, engine) whose inputs changed; no registry."""
+    install_project(session)
+    harness(session, "images")
 
 
 @nox.session(python=PYTHON)

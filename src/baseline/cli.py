@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "baseline.commands.services",
     "baseline.commands.profiling",
     "baseline.commands.reports",
+    "baseline.commands.compose",
 )
 EXIT_INTERRUPTED = 130
 

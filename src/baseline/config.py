@@ -70,6 +70,7 @@ class Config:
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
     stability_cv: float = 0.10
+    net_delay_ms: float = 0.0  # compose only: every container delays its outgoing packets this long (tc netem)
 
     @property
     def label_dir(self) -> Path:
@@ -131,6 +132,13 @@ def _to_bool(key: str, value: Any) -> bool:
     if text in {"0", "false", "no", "off", ""}:
         return False
     raise ConfigError(f"{key}: expected true/false (1/0, yes/no, on/off), got {value!r}")
+
+
+def _to_delay(key: str, value: Any) -> float:
+    number = _to_float(key, value, positive=False)
+    if number < 0 or number > 1000:
+        raise ConfigError(f"{key}: expected a delay in milliseconds from 0 to 1000, got {value!r}")
+    return number
 
 
 def _to_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -231,6 +239,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "profile_rate": lambda k, v: _to_int(k, v, minimum=1),
     "criteria": _to_table,
     "stability_cv": _to_float,
+    "net_delay_ms": _to_delay,
 }
 _QUICK_KEYS = ("dataset_scale", "warmup", "time_budget_s", "samples", "ab_blocks")
 # Environment variable -> key. BASELINE_SAMPLES_<PHASE> sets one phase's sample count.
@@ -318,6 +327,7 @@ _CLI_KEYS = {
     "target": "target",
     "placement": "placement",
     "ab_blocks": "ab_blocks",
+    "net_delay_ms": "net_delay_ms",
 }
 
 
@@ -341,6 +351,13 @@ def add_common_options(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         default=None,
         help="CPU placement: split (default: harness and its backends on one CPU, the system under test on the "
         "others), harness, together or none",
+    )
+    group.add_argument(
+        "--net-delay-ms",
+        dest="net_delay_ms",
+        metavar="D",
+        default=None,
+        help="compose services: each container delays its outgoing packets D ms (tc netem), as if on its own host",
     )
     return parser
 
@@ -430,6 +447,11 @@ def _inside(root: Path, key: str, value: str) -> Path:
 
 
 def _check_consistency(config: Config) -> None:
+    if config.net_delay_ms > 0 and config.services != "compose":
+        raise ConfigError(
+            f"net_delay_ms: a network delay ({config.net_delay_ms:g} ms) needs --services compose (each service in its "
+            f"own container), got services {config.services!r}"
+        )
     if config.services == "external":
         missing = [name for name, value in (("dsn", config.dsn), ("api_url", config.api_url)) if not value]
         if missing:

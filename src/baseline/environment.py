@@ -120,12 +120,15 @@ def postgres_info(dsn: str) -> dict[str, Any]:
     }
 
 
-def fingerprint(dsn: str | None, config: Config, *, stack: Stack | None = None) -> dict[str, Any]:
-    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config, and how the
-    stack's processes were placed on the CPUs."""
+def fingerprint(
+    dsn: str | None, config: Config, services: dict[str, Any] | None = None, *, stack: Stack | None = None
+) -> dict[str, Any]:
+    """What ran where: machine, Python + packages, PostgreSQL + settings, git state, harness, config, how the
+    stack's processes were placed on the CPUs, and how the services ran when the provider says (compose: the
+    compose version, image ids, container limits)."""
     from baseline.store import now_iso
 
-    return {
+    out = {
         "captured_at": now_iso(),
         "machine": machine_info(),
         "python": python_info(),
@@ -135,3 +138,6 @@ def fingerprint(dsn: str | None, config: Config, *, stack: Stack | None = None) 
         "config": config.public(),
         "placement": dict(stack.placement) if stack is not None else None,
     }
+    if services is not None:
+        out["services"] = services
+    return out

@@ -196,6 +196,9 @@ def maybe_profile_windows(
         yield contextlib.nullcontext
         return
     from baseline.profiling.capture import profile_windows
+    from baseline.services.control import check_profilable
+
+    check_profilable(ctx.stack, pids)  # compose on Docker Desktop or rootless Docker: a refusal saying why
 
     with profile_windows(
         pids,
@@ -249,7 +252,7 @@ def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]
     Returns the result file and its cases."""
     from baseline import environment, progress, store
     from baseline.provenance import provenance
-    from baseline.services.control import ensure_stack
+    from baseline.services.control import describe_services, ensure_stack, watch_phase
     from baseline.targets import target_for
 
     bench = bench_function(phase)
@@ -261,11 +264,12 @@ def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]
         with ensure_stack(config, target) as stack:
             ctx = RunContext(config, stack, target, reporter)
             extra["placement"] = {**ctx.placement.public(), "bench_pinned": placement.pin_self(ctx.placement)}
-            environment_info = environment.fingerprint(stack.dsn, config, stack=stack)
+            environment_info = environment.fingerprint(stack.dsn, config, describe_services(config, stack), stack=stack)
             settle_engine(ctx, extra)
-            before = read_counters(stack.dsn)
-            cases = bench(ctx, extra)
-            after = read_counters(stack.dsn)
+            with watch_phase(stack, extra):  # compose: each container's health, CPU and memory over the phase
+                before = read_counters(stack.dsn)
+                cases = bench(ctx, extra)
+                after = read_counters(stack.dsn)
     finally:
         reporter.close()
     # A bench that measures in a database of its own reports its own window (checkpoints are cluster-wide).

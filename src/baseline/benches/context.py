@@ -26,6 +26,8 @@ class RunContext:
 
     def pin(self, conn: Any) -> str:
         """Put the backend of a timed connection where the placement policy puts the harness (with its client)."""
+        if not self.stack.backend_pids_are_ours:
+            return "in a container (its PID is not this host's)"
         return placement.pin_backend(conn, self.placement)
 
     @property

@@ -8,6 +8,7 @@ a failing test run keeps its profile.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import Any
 
 from baseline import placement
 from baseline.config import Config
+from baseline.services.model import Stack
 
 __all__ = ["LifecycleProfile", "profile_lifecycle"]
 
@@ -38,22 +40,22 @@ class LifecycleProfile:
     output_tail: str
 
 
-def _embedded_server(config: Config) -> str | None:
-    """Superuser DSN of this run's embedded server when it is up and answers; None otherwise (never an external
-    or compose server: test databases are not created in someone else's PostgreSQL)."""
+def _run_stack(config: Config) -> Stack | None:
+    """This run's stack when its own server (embedded, or in a compose container) is up and answers; None otherwise
+    (never an external server: test databases are not created in someone else's PostgreSQL)."""
     import psycopg
 
     from baseline.services.state import read_state
 
     stack = read_state(config)
-    if stack is None or stack.services != "embedded":
+    if stack is None or stack.services not in ("embedded", "compose"):
         return None
     try:
         with psycopg.connect(stack.admin_dsn, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error:
         return None
-    return stack.admin_dsn
+    return stack
 
 
 def profile_lifecycle(
@@ -72,6 +74,7 @@ def profile_lifecycle(
     from baseline.profiling.artifacts import render_artifacts
     from baseline.profiling.capture import record_command
     from baseline.redaction import redact_secrets
+    from baseline.services.control import watch_phase
     from baseline.store import now_iso, write_json_atomic
     from baseline.targets import target_for
 
@@ -79,21 +82,23 @@ def profile_lifecycle(
     modules = tuple(target.workload.lifecycle_modules)
     placement.pin_self(placement.for_policy(config.placement))  # pytest and py-spy inherit the harness's CPUs
     argv = list(command) if command is not None else target.lifecycle_test_command(quick=config.quick)
-    server = _embedded_server(config)
-    env = dict(os.environ, TASKER_TEST_ADMIN_DSN=server) if server else None
+    stack = _run_stack(config)
+    env = dict(os.environ, TASKER_TEST_ADMIN_DSN=stack.admin_dsn) if stack else None
     out_dir = config.run_dir / "profiles"
     folded = out_dir / "lifecycle.folded"
     started_at = now_iso()
-    rec = record_command(
-        argv,
-        folded,
-        rate=config.profile_rate,
-        subprocesses=True,
-        idle=idle,
-        cwd=config.project_root,
-        env=env,
-        py_spy=py_spy,
-    )
+    containers: dict[str, Any] = {}
+    with watch_phase(stack, containers) if stack else contextlib.nullcontext():
+        rec = record_command(
+            argv,
+            folded,
+            rate=config.profile_rate,
+            subprocesses=True,
+            idle=idle,
+            cwd=config.project_root,
+            env=env,
+            py_spy=py_spy,
+        )
     tail = redact_secrets("\n".join(rec.stdout.rstrip().splitlines()[-_TAIL_LINES:]))
     passed = rec.returncode == 0
     notes = [] if passed else [f"the lifecycle tests failed (exit code {rec.returncode}); profile kept"]
@@ -117,12 +122,13 @@ def profile_lifecycle(
         "passed": passed,
         "rate": config.profile_rate,
         "idle": idle,
-        "postgres": "the run's embedded server" if server else "a private cluster of the test suite",
+        "postgres": f"the run's {stack.services} server" if stack else "a private cluster of the test suite",
         "samples": rec.samples,
         "modules": list(modules),
         "notes": notes,
         "files": {kind: path.name for kind, path in files.items()},
         "environment": fingerprint(None, config),
+        **containers,
         "output_tail": tail,
         "py_spy_output": redact_secrets("\n".join(rec.profiler_output.strip().splitlines()[-12:])),
     }

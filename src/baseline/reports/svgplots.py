@@ -1,7 +1,7 @@
 """Inline SVG plots for the HTML reports.
 
 Hand-written on purpose: the reports must be self-contained (no JS, no fonts, no network), which rules out
-plotting libraries that emit scripts, and matplotlib is a heavy dependency for three simple chart types.
+plotting libraries that emit scripts, and matplotlib is a heavy dependency for four simple chart types.
 Every function is pure: numbers in, an `<svg>` string out. All text is escaped.
 """
 
@@ -196,3 +196,58 @@ def ci_plot(
         ]
     body += axis.render(bottom)
     return _frame(width, height, title, body)
+
+
+def line_plot(
+    lines: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    *,
+    title: str,
+    x_label: str,
+    width: int = 640,
+    height: int = 320,
+) -> str:
+    """One line per series through its (x, y) points, y a latency in ns; x on a plain linear axis (e.g. a delay in
+    ms), both axes from their smallest to their largest value."""
+    series = [(label, sorted((float(x), float(y)) for x, y in points)) for label, points in lines if points]
+    if not series:
+        raise ValueError("line_plot needs at least one series with a point")
+    xs = [x for _, points in series for x, _ in points]
+    ys = [y for _, points in series for _, y in points]
+    y_ticks = nice_ticks(0.0, max(ys))
+    divisor, unit = unit_for(y_ticks[-1])
+    x_axis = _Axis(min(xs), max(xs), width, latency=False)
+    legend_h = 18 * len(series)
+    plot_top, plot_bottom = _TOP + legend_h, height + legend_h - _AXIS - 14
+    total_h = height + legend_h
+
+    def y(value: float) -> float:
+        return plot_bottom - value / (y_ticks[-1] or 1.0) * (plot_bottom - plot_top)
+
+    body = x_axis.grid(plot_top, plot_bottom)
+    for tick in y_ticks:
+        body.append(
+            f'<line x1="{_LEFT}" y1="{y(tick):.1f}" x2="{width - _RIGHT}" y2="{y(tick):.1f}" stroke="#e5e5e5"/>'
+        )
+        tick_label = escape(f"{tick / divisor:g}")
+        body.append(f'<text x="{_LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" {_FONT}>{tick_label}</text>')
+    body.append(f'<text x="{_LEFT - 6}" y="{plot_top - 8}" text-anchor="end" {_FONT}>{escape(unit)}</text>')
+    for i, (label, points) in enumerate(series):
+        color = PALETTE[i % len(PALETTE)]
+        coords = " ".join(f"{x_axis.x(px):.1f},{y(py):.1f}" for px, py in points)
+        body.append(
+            f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2">'
+            f"<title>{escape(label)}</title></polyline>"
+        )
+        for px, py in points:
+            tip = f"{label}: {py / divisor:.3g} {unit} at {px:g}"
+            body.append(
+                f'<circle cx="{x_axis.x(px):.1f}" cy="{y(py):.1f}" r="3" fill="{color}">'
+                f"<title>{escape(tip)}</title></circle>"
+            )
+        ly = _TOP + 18 * i
+        body.append(f'<line x1="{_LEFT}" y1="{ly}" x2="{_LEFT + 24}" y2="{ly}" stroke="{color}" stroke-width="3"/>')
+        body.append(f'<text x="{_LEFT + 30}" y="{ly + 4}" {_FONT}>{escape(label)}</text>')
+    body += x_axis.render(plot_bottom)
+    middle = (_LEFT + width - _RIGHT) / 2
+    body.append(f'<text x="{middle:.0f}" y="{plot_bottom + 30}" text-anchor="middle" {_FONT}>{escape(x_label)}</text>')
+    return _frame(width, total_h, title, body)

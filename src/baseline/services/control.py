@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from baseline import pidlock, placement
 from baseline.config import Config
 from baseline.console import say
 from baseline.services.compose import ComposeProvider
-from baseline.services.embedded import EmbeddedProvider, cluster_of, has_cluster
+from baseline.services.embedded import EmbeddedProvider
 from baseline.services.external import ExternalProvider
 from baseline.services.model import Provider, Running, Stack, StackError
 from baseline.services.processes import install_signal_handlers
@@ -72,6 +73,11 @@ def _warn_if_mismatched(config: Config, stack: Stack) -> None:
         say(
             f"reusing the running stack (target/scale/seed {have}) although this command asks for {wanted}; "
             "run `nox -s down` first to get a matching one"
+        )
+    if stack.net_delay_ms != config.net_delay_ms:
+        say(
+            f"reusing the running stack (network delay {stack.net_delay_ms:g} ms) although this command asks for "
+            f"{config.net_delay_ms:g} ms; run `nox -s down` first to get a matching one"
         )
 
 
@@ -158,14 +164,59 @@ def down(config: Config) -> bool:
 
 
 def _down(config: Config) -> bool:
+    """The recorded stack's provider stops it; every provider then removes what an earlier crash left in the work
+    dir without a record (a cluster still running, a compose project folder)."""
     stack = read_state(config)
-    if stack is None:
-        stopped = (
-            has_cluster(config)
-            and cluster_of(config).running()
-            and provider_for("embedded").stop_recorded(config, None)
-        )
-    else:
-        stopped = provider_for(stack.services).stop_recorded(config, stack)
+    stopped = provider_for(stack.services).stop_recorded(config, stack) if stack is not None else False
+    for kind, provider in PROVIDERS.items():
+        if stack is None or kind != stack.services:
+            stopped = provider.stop_recorded(config, None) or stopped
     remove_state(config)
     return bool(stopped)
+
+
+# ---------------------------------------------------------------------------------------------- per-phase records
+
+
+@contextlib.contextmanager
+def watch_phase(stack: Stack, extra: dict[str, Any]) -> Iterator[None]:
+    """Around a phase of a compose stack: each container's state, and its CPU and memory during the phase, into
+    `extra["containers"]`. Nothing for other stacks."""
+    if stack.services != "compose" or not stack.project:
+        yield
+        return
+    from baseline.services import containers, docker_host
+
+    docker = docker_host.client()
+    try:
+        before = containers.snapshot(docker, stack.project)
+        yield
+        extra["containers"] = containers.phase_report(before, containers.snapshot(docker, stack.project))
+    finally:
+        docker.close()
+
+
+def describe_services(config: Config, stack: Stack) -> dict[str, Any] | None:
+    """What the environment fingerprint records about how the services run: for a compose stack the compose
+    tool's version, the engine, every container's image id and limits; None for other stacks."""
+    if stack.services != "compose":
+        return None
+    from baseline.services.compose import describe
+
+    return describe(config, stack)
+
+
+def check_profilable(stack: Stack, pids: Mapping[str, int]) -> None:
+    """ProfilingRefused when `pids` include the stack's own processes and a profiler on this host cannot attach to
+    them (Docker Desktop, rootless Docker, a remote engine), with what to do instead."""
+    if stack.services != "compose" or not set(pids.values()) & set(stack.service_pids().values()):
+        return
+    from baseline.services.compose import refusal
+    from baseline.services.docker_host import ProfilingRefused
+
+    reason = refusal(stack)
+    if reason:
+        raise ProfilingRefused(
+            f"py-spy cannot attach to the compose services from this host: {reason}. Profile with --services "
+            "embedded, or run the harness on the Docker host itself, or leave profiling off (--no-profile)."
+        )

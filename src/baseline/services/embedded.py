@@ -20,7 +20,7 @@ from baseline.console import say
 from baseline.procfs import pid_alive, process_start_time
 from baseline.results import StoreError, read_json
 from baseline.services.model import Stack, StackError
-from baseline.services.postgres import EmbeddedPostgres, free_port
+from baseline.services.postgres import EmbeddedPostgres, PostgresServer, free_port
 from baseline.services.processes import Supervisor, install_signal_handlers, terminate_pids
 from baseline.store import write_json_atomic
 from baseline.targets.contract import Target
@@ -88,7 +88,9 @@ def _vacuum_analyze(dsn: str) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def ensure_template(config: Config, cluster: EmbeddedPostgres, target: Target) -> tuple[str, dict[str, Any]]:
+def ensure_template(
+    config: Config, cluster: EmbeddedPostgres | PostgresServer, target: Target
+) -> tuple[str, dict[str, Any]]:
     """The seeded template database, built once (migrate + dataset + VACUUM ANALYZE) under a temporary name
     and renamed when complete, so an interrupted build is never mistaken for a finished one."""
     name = template_name(config.target, config.dataset_scale, config.dataset_seed, target.schema_fingerprint())
@@ -128,7 +130,7 @@ def drop_stale_templates(admin_dsn: str, current: str) -> None:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(stale)))
 
 
-def fresh_run_database(config: Config, cluster: EmbeddedPostgres, template: str) -> tuple[str, str]:
+def fresh_run_database(config: Config, cluster: EmbeddedPostgres | PostgresServer, template: str) -> tuple[str, str]:
     """Drop and re-clone run_<label>_<run> from the template, VACUUM ANALYZE it, CHECKPOINT the cluster."""
     name = run_database_name(config.label, config.run)
     cluster.drop_database(name)

@@ -43,6 +43,8 @@ class Stack:
     logs_dir: str | None = None
     owner_pid: int | None = None  # the process that started it and will stop it
     placement: dict[str, Any] = field(default_factory=dict)  # the policy its processes were pinned under
+    project: str | None = None  # the compose project of a compose stack
+    net_delay_ms: float = 0.0  # the delay every container of a compose stack adds to its packets
 
     def to_state(self) -> dict[str, Any]:
         return {**asdict(self), "state_version": STATE_VERSION}
@@ -51,6 +53,12 @@ class Stack:
     def from_state(cls, data: dict[str, Any]) -> Stack:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def backend_pids_are_ours(self) -> bool:
+        """Whether a database backend's PID (pg_backend_pid) names a process of this host's PID namespace: not in
+        a container, whose server reports the PIDs of its own namespace."""
+        return self.services != "compose"
 
     def service_pids(self) -> dict[str, int]:
         """The system's own processes (what a profiler attaches to): every role but the database server."""

@@ -24,6 +24,22 @@ from baseline.errors import BadInput
 SUPERUSER = "postgres"
 
 
+#: initdb's options for every cluster the harness makes: the embedded one and the compose PostgreSQL image's.
+INITDB_OPTIONS = ("-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+
+
+def server_settings(*, stat_statements: bool = True) -> dict[str, str]:
+    """The server settings that move latency, shared by the embedded cluster and the compose PostgreSQL image so
+    both stacks measure the same server; where each one listens is the caller's."""
+    settings = {"max_connections": "200", "shared_buffers": "256MB", "logging_collector": "off"}
+    if stat_statements:
+        settings["shared_preload_libraries"] = "pg_stat_statements"
+        # Top-level statements only (the default): the SQL bench reads top-level calls, and tracking every
+        # statement nested in the engine's functions slows the E2E chain (docs/findings/harness.md).
+        settings["pg_stat_statements.track"] = "top"
+    return settings
+
+
 class PostgresNotFound(BadInput):
     """No PostgreSQL server binaries could be located; the message says how to install them."""
 
@@ -177,15 +193,8 @@ class EmbeddedPostgres:
             "listen_addresses": self.host,
             "port": str(self.port),
             "unix_socket_directories": str(self.workdir),
-            "max_connections": "200",
-            "shared_buffers": "256MB",
-            "logging_collector": "off",
+            **server_settings(stat_statements=self._stat_statements_available()),
         }
-        if self._stat_statements_available():
-            opts["shared_preload_libraries"] = "pg_stat_statements"
-            # Top-level statements only (the default): the SQL bench reads top-level calls, and tracking every
-            # statement nested in the engine's functions slows the E2E chain (docs/findings/harness.md).
-            opts["pg_stat_statements.track"] = "top"
         opts.update(self.settings)
         return opts
 
@@ -199,21 +208,7 @@ class EmbeddedPostgres:
             os.chmod(self.workdir, 0o755)
         self._chown()
         if not self.initialized():
-            self._run(
-                [
-                    str(self.bindir / "initdb"),
-                    "-D",
-                    str(self.datadir),
-                    "-U",
-                    SUPERUSER,
-                    "-A",
-                    "trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                ]
-            )
+            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), *INITDB_OPTIONS])
         if self.running():
             return self
         opts = " ".join(f"-c {k}={v}" for k, v in self.server_options().items())

@@ -108,9 +108,6 @@ class Workload(Protocol):
     lifecycle_modules: Sequence[str]
     #: Id of the SQL case the bench also times in a bare loop, to state the harness's own overhead.
     calibration_case: str
-    #: Compose service names of the system's processes, and its database's name inside the compose stack.
-    compose_services: Sequence[str]
-    compose_database: str
     #: Hop case id -> what the hop spans, for `hop_latencies`' cases.
     hop_cases: Mapping[str, str]
 

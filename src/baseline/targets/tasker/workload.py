@@ -444,8 +444,6 @@ class TaskerWorkload:
     )
     lifecycle_modules = ("task_initializer", "step_enqueuer", "result_processor", "task_finalizer")
     calibration_case = "sql/get_step_readiness_status/sample=1"
-    compose_services = ("api", "orchestrator", "worker-1", "worker-2")
-    compose_database = "tasker"
     hop_cases = HOP_CASES
 
     def task_client(self, dsn: str, api_url: str | None) -> TaskerHttpClient:
