@@ -110,3 +110,17 @@ def test_envdiff_reports_only_latency_relevant_differences() -> None:
     assert envdiff.differences({}, {"postgres": {"settings": {"work_mem": "4MB"}}}) == [
         "postgres.settings.work_mem: '(absent)' != '4MB'"
     ]
+
+
+def test_envdiff_reads_a_fingerprint_from_before_placement_as_unpinned() -> None:
+    old = {"config": {"dataset_scale": 500}}
+    unpinned = {
+        "config": {"dataset_scale": 500, "placement": "none"},
+        "placement": {"policy": "none", "harness_cpus": None, "service_cpus": None, "service": "left to the scheduler"},
+    }
+    split = {"config": {"dataset_scale": 500, "placement": "split"}, "placement": {"policy": "split"}}
+    assert envdiff.differences(old, unpinned) == []
+    assert envdiff.differences(old, split) == [
+        "config.placement: 'none' != 'split'",
+        "placement.policy: 'none' != 'split'",
+    ]

@@ -18,6 +18,8 @@ RELEVANT = re.compile(
 )
 # ...and none of its segments is volatile.
 VOLATILE = re.compile(r"^(pid|port|host|hostname|dsn|database|dbname|label|run|runs|\w+_at|service_threads)$")
+# What a key a harness did not yet record meant: results from before CPU placement existed ran unpinned.
+UNRECORDED = {"config.placement": "none", "placement.policy": "none", "placement.service": "left to the scheduler"}
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -37,10 +39,18 @@ def _relevant(path: str) -> bool:
 
 def differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
     """Human-readable `path: A != B` lines for every latency-relevant difference between two fingerprints."""
-    left = {k: v for k, v in flatten(a or {}) if _relevant(k)}
-    right = {k: v for k, v in flatten(b or {}) if _relevant(k)}
+    left = _with_unrecorded(a or {})
+    right = _with_unrecorded(b or {})
     return [
         f"{key}: {left.get(key, '(absent)')!r} != {right.get(key, '(absent)')!r}"
         for key in sorted(left.keys() | right.keys())
         if left.get(key) != right.get(key)
     ]
+
+
+def _with_unrecorded(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The relevant leaves of a fingerprint, with what its harness left unrecorded filled in."""
+    flat = {k: v for k, v in flatten(fingerprint) if _relevant(k)}
+    if "config" not in fingerprint:  # not a whole fingerprint
+        return flat
+    return {**{k: v for k, v in UNRECORDED.items() if k not in flat}, **flat}
