@@ -79,10 +79,22 @@ class TaskerTarget:
 
         `--assert=plain`: pytest's assertion rewriting of the test modules would otherwise be a part of the profile
         whenever its cache cannot be used (a fresh clone, or PYTHONDONTWRITEBYTECODE set; docs/findings/harness.md).
+        `--disable-plugin-autoload`: the lifecycle tests need no plugin, and loading every installed one (hypothesis,
+        schemathesis, ...) at start-up would make the dev tools installed part of the engine's profile.
         """
         python = str(self.bin_dir / "python") if self.bin_dir else sys.executable
         tests = str(self.source_dir / "tests" / "lifecycle") if self.source_dir else "tests/lifecycle"
-        command = [python, "-m", "pytest", tests, "-q", "-p", "no:cacheprovider", "--assert=plain"]
+        command = [
+            python,
+            "-m",
+            "pytest",
+            tests,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--assert=plain",
+            "--disable-plugin-autoload",
+        ]
         return [*command, "--lifecycle-scale", "0.25"] if quick else command
 
     def schema_fingerprint(self) -> str:
