@@ -16,7 +16,7 @@ from typing import Any
 
 from baseline import stats
 from baseline.profiling import hotpaths
-from baseline.profiling.diff import diff_profiles, inclusive_counts, two_proportion_z
+from baseline.profiling.diff import diff_profiles, self_counts, two_proportion_z
 from baseline.profiling.folded import merge
 
 __all__ = [
@@ -341,17 +341,17 @@ def compare_profile(
     # the replicates (runs or block pairs), the unit of replication as for latencies.
     base_working = [hotpaths.working_stacks(r) for r in base_runs]
     head_working = [hotpaths.working_stacks(r) for r in head_runs]
-    base_inc = [inclusive_counts(r) for r in base_working]
-    head_inc = [inclusive_counts(r) for r in head_working]
+    base_self = [self_counts(r) for r in base_working]
+    head_self = [self_counts(r) for r in head_working]
     diff = diff_profiles(merge(*base_working), merge(*head_working), alpha=alpha, threshold=criteria.new_hot_path_share)
-    working = (sum(t for _, t, _ in base_inc), sum(t for _, t, _ in head_inc))
+    working = (sum(t for _, t in base_self), sum(t for _, t in head_self))
     diff["working_samples"] = {"base": working[0], "head": working[1]}
     judged = min(working) >= MIN_WORKING_SAMPLES
     if not judged:
         diff["note"] = f"too few working samples ({min(working)} < {MIN_WORKING_SAMPLES}) to judge new hot paths"
     for hot in diff["new_hot_paths"]:
         hot["replicated"] = judged and _reproduced(
-            _run_shares(base_inc, hot["frame"]), _run_shares(head_inc, hot["frame"]), paired=paired
+            _run_shares(base_self, hot["frame"]), _run_shares(head_self, hot["frame"]), paired=paired
         )
 
     def per_run(runs: Sequence[Mapping[str, int]]) -> list[dict[str, Any]]:
@@ -399,8 +399,9 @@ def compare_profile(
     }
 
 
-def _run_shares(runs: Sequence[tuple[dict[str, int], int, set[str]]], frame: str) -> list[float]:
-    return [counts.get(frame, 0) / total for counts, total, _ in runs if total]
+def _run_shares(runs: Sequence[tuple[dict[str, int], int]], frame: str) -> list[float]:
+    """The frame's self share in each replicate."""
+    return [counts.get(frame, 0) / total for counts, total in runs if total]
 
 
 #: Below this many working samples on a side, a profile's frame shares are too coarse to call a new hot path.
@@ -550,7 +551,7 @@ def evaluate_gates(
     )
 
     new_hot = [
-        f"{p['name']}: {h['frame']} {h['base_share']:.1%} -> {h['head_share']:.1%}"
+        f"{p['name']}: {h['frame']} self {h['base_self_share']:.1%} -> {h['head_self_share']:.1%}"
         for p in profile_results
         for h in p["diff"]["new_hot_paths"]
         if h.get("replicated", True)

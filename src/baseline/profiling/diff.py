@@ -1,7 +1,10 @@
-"""Profile diff: per-frame inclusive share change between two folded profiles, with a noise test.
+"""Profile diff: per-frame share change between two folded profiles, with a noise test.
 
-Each frame's inclusive share (samples whose stack contains it / all samples) is compared with a two-proportion
-z-test. Samples of a sampling profiler are autocorrelated, so treat p-values as a screen, not a proof.
+Each frame's inclusive share (samples whose stack contains it / all samples) and self share (samples where it is
+the innermost frame) are compared with a two-proportion z-test. New hot paths are judged on self shares: a new
+wrapper, a renamed main loop or a generic library frame on every stack (psycopg's cursor generators) grows the
+inclusive share of a frame that does no work of its own, so only a frame that itself takes the time is one.
+Samples of a sampling profiler are autocorrelated, so treat p-values as a screen, not a proof.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 from baseline.profiling.folded import normalize
 from baseline.profiling.hotpaths import FrameFacts, is_idle_stack
 
-__all__ = ["diff_profiles", "inclusive_counts", "two_proportion_z"]
+__all__ = ["diff_profiles", "inclusive_counts", "self_counts", "two_proportion_z"]
 
 
 def inclusive_counts(stacks: Mapping[str, int]) -> tuple[dict[str, int], int, set[str]]:
@@ -33,6 +36,19 @@ def inclusive_counts(stacks: Mapping[str, int]) -> tuple[dict[str, int], int, se
             if not idle:
                 busy.add(frame)
     return counts, total, set(counts) - busy
+
+
+def self_counts(stacks: Mapping[str, int]) -> tuple[dict[str, int], int]:
+    """({frame: samples with the frame innermost}, total samples)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for stack, count in normalize(stacks).items():
+        if count <= 0:
+            continue
+        total += count
+        leaf = stack.rsplit(";", 1)[-1]
+        counts[leaf] = counts.get(leaf, 0) + count
+    return counts, total
 
 
 def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
@@ -58,11 +74,13 @@ def diff_profiles(
 ) -> dict[str, Any]:
     """Compare two profiles frame by frame.
 
-    - `frames`: frames at or above `min_share` in either profile, biggest absolute change first, each with
-      base/head samples and shares, `delta` (head - base share), `z`, `p_value`, `significant` (p < alpha).
+    - `frames`: frames at or above `min_share` (inclusive) in either profile, biggest absolute change first, each
+      with base/head samples and shares, `delta` (head - base share), `z`, `p_value`, `significant` (p < alpha),
+      and the same for the frame's self samples (`base_self_share`, `head_self_share`, `self_delta`, `self_z`,
+      `self_p_value`).
     - `new_frames` / `removed_frames`: absent from one side, at or above `min_share` on the other.
-    - `new_hot_paths`: frames whose head share reaches `threshold` while the base share is below it, the growth
-      is significant, and the frame is not only ever seen waiting idle.
+    - `new_hot_paths`: frames whose head self share reaches `threshold` while the base self share is below it, the
+      growth is significant, and the frame is not only ever seen waiting idle.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be within (0, 1), got {alpha!r}")
@@ -72,6 +90,8 @@ def diff_profiles(
         raise ValueError(f"threshold must be a share in (0, 1], got {threshold!r}")
     base_counts, base_total, _ = inclusive_counts(base)
     head_counts, head_total, head_idle = inclusive_counts(head)
+    base_self, _ = self_counts(base)
+    head_self, _ = self_counts(head)
     if base_total == 0:
         raise ValueError("the base profile has no samples")
     if head_total == 0:
@@ -86,6 +106,8 @@ def diff_profiles(
         if max(bs, hs) < min_share:
             continue
         z, p = two_proportion_z(b, base_total, h, head_total)
+        sb, sh = base_self.get(frame, 0), head_self.get(frame, 0)
+        self_z, self_p = two_proportion_z(sb, base_total, sh, head_total)
         row = {
             "frame": frame,
             "base_samples": b,
@@ -96,6 +118,11 @@ def diff_profiles(
             "z": z,
             "p_value": p,
             "significant": p < alpha,
+            "base_self_share": sb / base_total,
+            "head_self_share": sh / head_total,
+            "self_delta": (sh / head_total) - (sb / base_total),
+            "self_z": self_z,
+            "self_p_value": self_p,
         }
         rows.append(row)
         if b == 0:
@@ -103,11 +130,13 @@ def diff_profiles(
         if h == 0:
             removed.append(row)
         idle_only = frame in head_idle
-        if hs >= threshold and bs < threshold and row["significant"] and z > 0 and not idle_only:
+        self_bs, self_hs = sb / base_total, sh / head_total
+        if self_hs >= threshold and self_bs < threshold and self_p < alpha and self_z > 0 and not idle_only:
             hot.append(row)
     rows.sort(key=lambda r: (-abs(r["delta"]), r["frame"]))
-    for group in (new_frames, removed, hot):
+    for group in (new_frames, removed):
         group.sort(key=lambda r: (-abs(r["delta"]), r["frame"]))
+    hot.sort(key=lambda r: (-r["self_delta"], r["frame"]))
     return {
         "base_total": base_total,
         "head_total": head_total,

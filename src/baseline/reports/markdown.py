@@ -308,11 +308,12 @@ def _upper_regressed(text: str) -> str:
     return text.upper() if text == "regressed" else text
 
 
-PROFILE_HEADERS = ["frame (inclusive)", "base", "head", "change", "significant"]
+PROFILE_HEADERS = ["frame", "inclusive base", "head", "change", "significant", "self base", "self head"]
 
 
 def profile_rows(diff: Mapping[str, Any], limit: int = 15) -> list[list[str]]:
-    """The frames whose inclusive share moved most, with the two-proportion test's verdict (markdown and HTML)."""
+    """The frames whose inclusive share moved most, with the two-proportion test's verdict, and their self shares
+    (what the new-hot-path gate judges) (markdown and HTML)."""
     return [
         [
             r["frame"],
@@ -320,6 +321,8 @@ def profile_rows(diff: Mapping[str, Any], limit: int = 15) -> list[list[str]]:
             fmt_pct(r["head_share"]),
             f"{r['delta'] * 100:+.2f} pp",
             "yes" if r["significant"] else "no",
+            fmt_pct(r.get("base_self_share", 0.0)),
+            fmt_pct(r.get("head_self_share", 0.0)),
         ]
         for r in diff["frames"][:limit]
     ]
@@ -332,7 +335,7 @@ def profile_table(diff: Mapping[str, Any], limit: int = 15) -> str:
 def frame_lists(diff: Mapping[str, Any], limit: int = 15) -> list[tuple[str, list[tuple[str, str]]]]:
     """(heading, [(frame, share)]) for new hot paths, new frames and removed frames, the empty ones left out."""
     kinds = (
-        ("new_hot_paths", "New hot paths", "head_share"),
+        ("new_hot_paths", "New hot paths (self share)", "head_self_share"),
         ("new_frames", "New frames", "head_share"),
         ("removed_frames", "Removed frames", "base_share"),
     )
