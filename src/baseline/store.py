@@ -110,10 +110,13 @@ _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant w
 
 
 def _inherited(lock_path: Path, holder: int | None) -> bool:
-    """A child of the holding pipeline (a bench it runs) may write under its lock."""
-    value = os.environ.get(LOCK_ENV, "")
-    path, _, pid = value.rpartition(":")
-    return bool(holder) and path == str(lock_path) and pid == str(holder)
+    """A child of the holding pipeline (a bench it runs) may write under its lock. The variable holds one
+    `<path>:<pid>` per line (a paired bench writes two labels)."""
+    for entry in os.environ.get(LOCK_ENV, "").splitlines():
+        path, _, pid = entry.rpartition(":")
+        if bool(holder) and path == str(lock_path) and pid == str(holder):
+            return True
+    return False
 
 
 @contextlib.contextmanager

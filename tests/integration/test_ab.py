@@ -3,6 +3,7 @@ processes: both sides built from worktrees, both stacks up, the blocks alternati
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -69,6 +70,21 @@ def test_both_sides_take_every_phase_in_every_block_in_a_balanced_order(ab_run: 
                 f"{side}-{_head()[:12]}"
             )
     assert set(firsts) == {"base", "head"}  # three blocks: each side goes first at least once
+
+
+def test_a_bench_block_measures_both_sides_in_one_process_taking_turns(ab_run: tuple[object, Path]) -> None:
+    """Both sides' result files come from one paired-bench process, and their samples interleave in time."""
+    _, folder = ab_run
+    log = (folder / "base" / "run-1" / "logs" / "sql.log").read_text()
+    assert "paired-bench sql base: wrote" in log and "paired-bench sql head: wrote" in log
+    assert (folder / "head" / "run-1" / "logs" / "sql.log").read_text() == log
+    started, finished = {}, {}
+    for side in SIDES:
+        path = folder / side / "run-1" / "e2e.json"
+        started[side] = dt.datetime.fromisoformat(json.loads(path.read_text())["extra"]["started_at"])
+        finished[side] = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+    # Each side started before the other finished: their windows overlap (they took turns), not one after the other.
+    assert all(started[a] < finished[b] for a in SIDES for b in SIDES)
 
 
 def test_the_verdict_comes_from_the_pairs_of_blocks(ab_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -1,12 +1,16 @@
-"""Sampler with real callables and the real clock."""
+"""Sampler with real callables and the real clock; two sides taking turns in real threads."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from baseline.measure import Operation, Sampler
+from baseline.measure import TURNS_PER_CASE, Operation, Sampler, Turnstile, exclusive, hand_over, taking_turns
 
 
 def test_sleep_samples_are_at_least_the_sleep() -> None:
@@ -206,3 +210,98 @@ def test_event_payloads_carry_their_sequence_number() -> None:
     assert make_payload(12, 0) == "12:"
     assert len(make_payload(12, 7 * 1024)) == 7 * 1024
     assert payload_seq(make_payload(987, 1024)) == 987
+
+
+# ------------------------------------------------------------------------------------------ sides taking turns
+
+
+def _two_sides(ops: dict[str, Callable[[], Any]], samples: int) -> tuple[dict[str, Any], list[str], int]:
+    """Run one case per side in two threads taking turns: (results or errors per side, who ran each call, most
+    calls ever in flight at once)."""
+    turnstile = Turnstile(["a", "b"])
+    trace: list[str] = []
+    in_flight = [0, 0]  # now, most
+    lock = threading.Lock()
+    out: dict[str, Any] = {}
+
+    def side(name: str) -> None:
+        def call() -> Any:
+            with lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight)
+                trace.append(name)
+            try:
+                return ops[name]()
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        try:
+            with taking_turns(turnstile, name):
+                out[name] = Sampler(samples=samples, time_budget_s=10).run(f"case-{name}", call)
+        except Exception as exc:
+            out[name] = exc
+
+    threads = [threading.Thread(target=side, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a side never got its turn back"
+    return out, trace, in_flight[1]
+
+
+def test_two_sides_alternate_in_stretches_and_never_run_at_once() -> None:
+    out, trace, most = _two_sides({"a": lambda: None, "b": lambda: None}, samples=16)
+    assert most == 1
+    assert len(out["a"].samples) == len(out["b"].samples) == 16
+    stretches = [k for k, _ in itertools.groupby(trace)]
+    assert stretches[0] == "a" and len(stretches) == 2 * TURNS_PER_CASE  # every 16/8 = 2 calls, the other side
+    assert trace[:4] == ["a", "a", "b", "b"]
+
+
+def test_a_sides_budget_and_elapsed_leave_out_the_other_sides_turns() -> None:
+    out, _, _ = _two_sides({"a": lambda: time.sleep(0.001), "b": lambda: time.sleep(0.01)}, samples=16)
+    assert out["a"].elapsed_s < 0.1  # 16 x 1 ms of its own, not the 160 ms the other side took meanwhile
+    assert out["b"].elapsed_s >= 0.16
+
+
+def test_a_side_that_fails_leaves_the_other_to_finish() -> None:
+    def broken() -> None:
+        raise RuntimeError("side b broke")
+
+    out, trace, _ = _two_sides({"a": lambda: None, "b": broken}, samples=16)
+    assert isinstance(out["b"], RuntimeError)
+    assert len(out["a"].samples) == 16 and trace.count("b") == 1
+
+
+def test_an_exclusive_section_keeps_the_turn() -> None:
+    turnstile = Turnstile(["a", "b"])
+    trace: list[str] = []
+
+    def side(name: str) -> None:
+        with taking_turns(turnstile, name):
+            sampler = Sampler(samples=8, time_budget_s=10)
+            if name == "a":
+                with exclusive():
+                    sampler.run("a", lambda: trace.append("a"))
+            else:
+                sampler.run("b", lambda: trace.append("b"))
+
+    threads = [threading.Thread(target=side, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert trace == ["a"] * 8 + ["b"] * 8
+
+
+def test_outside_a_turnstile_handing_over_does_nothing() -> None:
+    assert hand_over() == 0
+    result = Sampler(samples=10).run("alone", lambda: None)
+    assert len(result.samples) == 10
+
+
+def test_a_turnstile_needs_distinct_sides() -> None:
+    with pytest.raises(ValueError, match="distinct sides"):
+        Turnstile(["a", "a"])

@@ -25,6 +25,7 @@ from baseline.errors import Failure
 from baseline.measure import Sampler, SampleResult
 from baseline.phases import Phase
 from baseline.procfs import cpu_ticks
+from baseline.progress import Progress
 
 BenchFn = Callable[[RunContext, dict[str, Any]], list[dict[str, Any]]]
 
@@ -246,10 +247,11 @@ def bench_function(phase: Phase) -> BenchFn:
     return bench
 
 
-def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]:
+def run_bench(config: Config, phase: Phase, *, reporter: Progress | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Enter the stack, let the engine settle, run one bench between counter reads, write the result.
 
-    Returns the result file and its cases."""
+    Progress goes to `reporter` (default: this process's, see progress.for_this_process). Returns the result file
+    and its cases."""
     from baseline import environment, progress, store
     from baseline.provenance import provenance
     from baseline.services.control import describe_services, ensure_stack, watch_phase
@@ -259,7 +261,7 @@ def run_bench(config: Config, phase: Phase) -> tuple[Path, list[dict[str, Any]]]
     target = target_for(config)
     started = store.now_iso()
     extra: dict[str, Any] = {}
-    reporter = progress.for_this_process()
+    reporter = progress.for_this_process() if reporter is None else reporter
     try:
         with ensure_stack(config, target) as stack:
             ctx = RunContext(config, stack, target, reporter)

@@ -25,7 +25,7 @@ from baseline.benches.common import (
     sampler_for,
 )
 from baseline.benches.context import RunContext
-from baseline.measure import Operation, Sampler, SampleResult
+from baseline.measure import Operation, Sampler, SampleResult, exclusive
 from baseline.targets.contract import TaskClient, Workload
 
 # Unprofiled/profiled block pairs in the profiled pass, in ABBA order (block_order), the workflows taken in turn within
@@ -108,7 +108,9 @@ def run_e2e(ctx: RunContext, extra: dict[str, Any]) -> list[dict[str, Any]]:
                 progress=ctx.progress,
             )
             blocks: dict[str, list[list[dict[str, Any]]]] = {"reference": [], "profiled": []}
-            with maybe_profile_windows(ctx, stack.service_pids(), "e2e-", extra) as window:
+            # In an A/B whose sides take turns, this side keeps the turn for the whole pass: its profilers would
+            # otherwise sample (and cost CPU) while the other side measures.
+            with exclusive(), maybe_profile_windows(ctx, stack.service_pids(), "e2e-", extra) as window:
                 for arm in block_order(rounds):
                     if arm == "reference":
                         blocks["reference"].append(measure_block("e2e/reference/", block))

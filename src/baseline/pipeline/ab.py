@@ -3,16 +3,20 @@
 Each side is its target's revision built in its own folder (for tasker: a git worktree and a venv) and runs on a
 stack of its own (own cluster, own processes, the same seeded dataset); both stacks are up at once. Phase after
 phase, blocks alternate between the sides in a drawn, balanced order (pipeline.ab_plan), one side under load at a
-time: every block is one `baseline <phase>` process of one side, its results a run of that side's label under
-`profiles/ab/<base>__<head>/`. The verdict comes from the pairs of blocks; a failed gate gets one confirmation pass
-over the phases that feed it, and fails only when it fails again.
+time. A bench's block is one `baseline paired-bench` process in which both sides take turns every few timed calls
+(benches.paired), the side drawn first starting; a lifecycle block is one `baseline lifecycle-profile` process per
+side, in the drawn order. Each side's results are a run of its label under `profiles/ab/<base>__<head>/`. The
+verdict comes from the pairs of blocks; a failed gate gets one confirmation pass over the phases that feed it, and
+fails only when it fails again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,13 +27,14 @@ from rich.console import Console
 
 from baseline import compare_io, phases, store
 from baseline.benches.e2e import PROFILED_ROUNDS
+from baseline.benches.paired import PAIR_ENV
 from baseline.compare_logic import Criteria
 from baseline.config import Config, environment_for
 from baseline.errors import Failure
 from baseline.pipeline import ab_plan
 from baseline.pipeline.display import PipelineDisplay
 from baseline.pipeline.plan import Step
-from baseline.pipeline.runner import load_timings, result_lines, run_phase_process, save_timings
+from baseline.pipeline.runner import PhaseOutcome, load_timings, result_lines, run_phase_process, save_timings
 from baseline.progress import interactive
 from baseline.results import load_label
 from baseline.revisions import Revision
@@ -85,7 +90,7 @@ class ABRun:
         self.blocks = config.ab_blocks
         self.plan = ab_plan.schedule(phases.RUN_PHASES, self.blocks, seed)
         steps = [(1, f"build {side}") for side in ab_plan.SIDES] + [(1, f"up {side}") for side in ab_plan.SIDES]
-        steps += [(b.block, f"{b.phase.name} {side}") for b in self.plan for side in b.order]
+        steps += [(b.block, label) for b in self.plan for label in step_labels(b)]
         self.display = PipelineDisplay(
             console,
             title=f"A/B {self.revisions['base'].short} -> {self.revisions['head'].short}",
@@ -139,35 +144,25 @@ class ABRun:
             opened: set[tuple[str, int]] = set()
             for block in plan:
                 for name in block.order:
-                    side, config = self.sides[name], configs[name].with_run(block.block)
                     if (name, block.block) not in opened:
-                        store.start_run(config, block.block)
+                        store.start_run(configs[name].with_run(block.block), block.block)
                         opened.add((name, block.block))
-                    self._phase(side, config, block)
+                block_configs = {name: configs[name].with_run(block.block) for name in block.order}
+                if block.phase.is_bench:
+                    self._paired(block_configs, block)
+                else:
+                    for name in block.order:
+                        self._single(self.sides[name], block_configs[name], block)
             for name, block_number in opened:
                 store.update_manifest(
                     configs[name].with_run(block_number), block_number, status="complete", finished_at=store.now_iso()
                 )
 
-    def _phase(self, side: Side, config: Config, block: ab_plan.Block) -> None:
-        phase = block.phase
-        step = Step(phase, ("--profile",) if phase.name == "e2e" else ())
-        label = f"{phase.name} {side.name}"
-        log = config.run_dir / "logs" / f"{phase.name}.log"
-        started_at = store.now_iso()
-        self.display.step_started(block.block, label)
-        outcome = run_phase_process(
-            config,
-            step,
-            env=self._env(side, config, block.block, phase.name),
-            log=log,
-            feed=self.display.progress,
-            echo=self.verbose,
-        )
+    def _record(self, config: Config, block: ab_plan.Block, outcome: PhaseOutcome, started_at: str, log: Path) -> None:
         store.record_phase(
             config,
             block.block,
-            phase.name,
+            block.phase.name,
             status=outcome.status,
             started_at=started_at,
             finished_at=store.now_iso(),
@@ -177,11 +172,64 @@ class ABRun:
             error=outcome.error,
             first=block.order[0],
         )
+
+    def _failed(self, configs: Mapping[str, Config], block: ab_plan.Block, outcome: PhaseOutcome, log: Path) -> None:
+        for config in configs.values():
+            store.update_manifest(config, block.block, status="failed", error=outcome.error)
+        who = ", ".join(f"{name} ({self.sides[name].revision.short})" for name in configs)
+        raise Failure(f"A/B {who}, block {block.block}: {outcome.error}; log: {log}")
+
+    def _single(self, side: Side, config: Config, block: ab_plan.Block) -> None:
+        """One phase process of one side (the lifecycle profile)."""
+        phase = block.phase
+        label = f"{phase.name} {side.name}"
+        log = config.run_dir / "logs" / f"{phase.name}.log"
+        started_at = store.now_iso()
+        self.display.step_started(block.block, label)
+        outcome = run_phase_process(
+            config,
+            Step(phase),
+            env=self._env(side, config, block.block, phase.name),
+            log=log,
+            feed=self.display.progress,
+            echo=self.verbose,
+        )
+        self._record(config, block, outcome, started_at, log)
         lines = result_lines(config, phase) if outcome.status == "ok" and self.verbose else []
         self.display.step_finished(block.block, label, outcome.status, outcome.seconds, lines)
         if outcome.status != "ok":
-            store.update_manifest(config, block.block, status="failed", error=outcome.error)
-            raise Failure(f"A/B {side.name} ({side.revision.short}), block {block.block}: {outcome.error}; log: {log}")
+            self._failed({side.name: config}, block, outcome, log)
+
+    def _paired(self, configs: Mapping[str, Config], block: ab_plan.Block) -> None:
+        """One `paired-bench` process: both sides of a bench's block, taking turns, the drawn side first."""
+        phase = block.phase
+        (label,) = step_labels(block)
+        first = configs[block.order[0]]
+        log = first.run_dir / "logs" / f"{phase.name}.log"
+        pair = {
+            "order": list(block.order),
+            "sides": {
+                name: self._env(self.sides[name], config, block.block, phase.name) for name, config in configs.items()
+            },
+        }
+        env = {
+            PAIR_ENV: json.dumps(pair),
+            LOCK_ENV: "\n".join(f"{c.label_dir / '.lock'}:{os.getpid()}" for c in configs.values()),
+        }
+        step = Step(phase, (phase.name, *(("--profile",) if phase.name == "e2e" else ())), command="paired-bench")
+        started_at = store.now_iso()
+        self.display.step_started(block.block, label)
+        outcome = run_phase_process(first, step, env=env, log=log, feed=self.display.progress, echo=self.verbose)
+        for config in configs.values():
+            own_log = config.run_dir / "logs" / f"{phase.name}.log"
+            if own_log != log and log.exists():
+                own_log.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, own_log)  # each side's run keeps the block's log
+            self._record(config, block, outcome, started_at, own_log)
+        lines = result_lines(first, phase) if outcome.status == "ok" and self.verbose else []
+        self.display.step_finished(block.block, label, outcome.status, outcome.seconds, lines)
+        if outcome.status != "ok":
+            self._failed(configs, block, outcome, log)
 
     def _judge(self, output_dir: Path, criteria: Criteria) -> tuple[dict[str, Any], dict[str, str]]:
         names = (self.revisions["base"].short, self.revisions["head"].short)
@@ -242,6 +290,13 @@ class ABRun:
         )
         compare_io.write_compare(self.folder, verdict, svgs)
         return verdict, code
+
+
+def step_labels(block: ab_plan.Block) -> list[str]:
+    """What the console calls a block's process(es): one for a paired bench, one per side for the lifecycle."""
+    if block.phase.is_bench:
+        return [f"{block.phase.name} pair"]
+    return [f"{block.phase.name} {side}" for side in block.order]
 
 
 def combine(first: dict[str, Any], second: dict[str, Any], failed: Sequence[str]) -> dict[str, Any]:

@@ -15,6 +15,11 @@ class Step:
 
     phase: Phase
     args: tuple[str, ...] = ()
+    command: str | None = None  # the `baseline` command to run, when not the phase's own
+
+    @property
+    def argv_command(self) -> str:
+        return self.command or self.phase.command
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def run_phase_process(
     echo: bool,
 ) -> PhaseOutcome:
     """`baseline <phase command> [step args]` as a child process; its output to `log` (and the console with -v)."""
-    argv = [sys.executable, "-m", "baseline.cli", step.phase.command, *step.args]
+    argv = [sys.executable, "-m", "baseline.cli", step.argv_command, *step.args]
     log.parent.mkdir(parents=True, exist_ok=True)
     read_fd, write_fd = os.pipe()
     started = time.monotonic()
@@ -162,8 +162,8 @@ def run_phase_process(
     seconds = time.monotonic() - started
     if code == 0:
         return PhaseOutcome("ok", seconds, code, log)
-    said = _said(log, step.phase.command)
-    error = f"{step.phase.command} exited with {code}" + (f": {said}" if said else "")
+    said = _said(log, step.argv_command)
+    error = f"{step.argv_command} exited with {code}" + (f": {said}" if said else "")
     return PhaseOutcome("failed", seconds, code, log, error=error)
 
 
