@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import re
 import socket
 from typing import Any
@@ -35,8 +36,14 @@ def _ident(text: str, limit: int) -> str:
     return f"{safe[: limit - 9]}_{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+#: How a template is built besides its schema, dataset and seed; a change here rebuilds every template.
+TEMPLATE_RECIPE = "analyze-every-row"
+
+
 def template_name(target: str, scale: int, seed: int, schema_hash: str) -> str:
-    return f"tpl_{_ident(target, 16)}_{scale}_{seed}_{schema_hash[:8]}"
+    """tpl_<target>_<scale>_<seed>_<hash of the schema and the recipe>."""
+    digest = hashlib.sha256(f"{schema_hash}\0{TEMPLATE_RECIPE}".encode()).hexdigest()
+    return f"tpl_{_ident(target, 16)}_{scale}_{seed}_{digest[:8]}"
 
 
 def run_database_name(label: str, run: int) -> str:
@@ -83,9 +90,31 @@ def _database_exists(admin_dsn: str, name: str) -> bool:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
 
-def _vacuum_analyze(dsn: str) -> None:
+#: ANALYZE samples 300 rows per unit of statistics target; PostgreSQL's ceiling for the target.
+ROWS_PER_STATISTICS_TARGET, MAX_STATISTICS_TARGET, DEFAULT_STATISTICS_TARGET = 300, 10000, 100
+
+
+def statistics_target(largest_table_rows: float) -> int:
+    """The statistics target at which ANALYZE reads every row of the largest table (never below the default).
+
+    ANALYZE otherwise draws a random sample, which differs between two builds of the same dataset: the two stacks of
+    an A/B would plan with different statistics, and an A/A comparison would find a difference of its own."""
+    needed = math.ceil(largest_table_rows / ROWS_PER_STATISTICS_TARGET)
+    return max(DEFAULT_STATISTICS_TARGET, min(MAX_STATISTICS_TARGET, needed))
+
+
+def _vacuum_analyze(dsn: str) -> int:
+    """VACUUM, then ANALYZE from every row (see statistics_target); the target used."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+        conn.execute("VACUUM")
+        row = conn.execute(
+            "SELECT coalesce(max(reltuples), 0) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchone()
+        target = statistics_target(float(row[0]) if row else 0.0)
+        conn.execute(sql.SQL("SET default_statistics_target = {}").format(sql.Literal(target)))
+        conn.execute("ANALYZE")
+    return target
 
 
 def ensure_template(
@@ -108,11 +137,17 @@ def ensure_template(
     dsn = cluster.create_database(building)
     target.migrate(dsn)
     counts = target.load_dataset(dsn, config.dataset_scale, config.dataset_seed)
-    _vacuum_analyze(dsn)
+    statistics = _vacuum_analyze(dsn)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(building), sql.Identifier(name)))
         conn.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name)))
-    info = {"template": name, "scale": config.dataset_scale, "seed": config.dataset_seed, "counts": counts}
+    info = {
+        "template": name,
+        "scale": config.dataset_scale,
+        "seed": config.dataset_seed,
+        "counts": counts,
+        "statistics_target": statistics,
+    }
     write_json_atomic(info_path, info)
     drop_stale_templates(admin, name)
     return name, info
@@ -131,11 +166,11 @@ def drop_stale_templates(admin_dsn: str, current: str) -> None:
 
 
 def fresh_run_database(config: Config, cluster: EmbeddedPostgres | PostgresServer, template: str) -> tuple[str, str]:
-    """Drop and re-clone run_<label>_<run> from the template, VACUUM ANALYZE it, CHECKPOINT the cluster."""
+    """Drop and re-clone run_<label>_<run> from the template and CHECKPOINT the cluster. The clone keeps the
+    template's statistics (pg_statistic is copied with it): analysing it again would draw new random samples."""
     name = run_database_name(config.label, config.run)
     cluster.drop_database(name)
     dsn = cluster.create_database(name, template=template)
-    _vacuum_analyze(dsn)
     with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
     return name, dsn
