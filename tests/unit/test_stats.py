@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
@@ -200,3 +201,38 @@ def test_paired_block_bootstrap_refuses_unpaired_input() -> None:
         stats.paired_block_bootstrap_ratio([[1.0], [2.0]], [[1.0]])
     with pytest.raises(ValueError, match="head block 1 samples is empty"):
         stats.paired_block_bootstrap_ratio([[1.0]], [[]])
+
+
+# ------------------------------------------------------------------------------------------ paired blocks
+
+
+def test_hodges_lehmann_is_the_median_of_pairwise_means_and_shrugs_off_one_wild_value() -> None:
+    assert float(stats.hodges_lehmann(np.array([1.0, 2.0, 3.0]))) == pytest.approx(2.0)
+    assert float(stats.hodges_lehmann(np.array([0.0, 0.0, 10.0]))) == pytest.approx(2.5)  # Walsh: 0,0,5,0,5,10
+    calm = [0.01, -0.01, 0.0, 0.005, -0.005, 0.002, -0.002, 0.0, 0.003, -0.003]
+    wild = [*calm[:-1], math.log(1.8)]  # one block of ten landed in a disturbance on one side
+    assert abs(float(stats.hodges_lehmann(np.array(wild)))) < 0.01
+    assert float(np.mean(wild)) > 0.05
+    batch = stats.hodges_lehmann(np.array([calm, wild]), axis=-1)  # vectorised for the bootstrap
+    assert batch.shape == (2,) and abs(float(batch[1])) < 0.01
+
+
+def test_block_ratio_from_ten_steady_blocks_with_one_wild_one_stays_narrow() -> None:
+    rng = np.random.default_rng(3)
+    steady = list(rng.normal(0.0, 0.01, size=10))
+    wild = [*steady[:-1], math.log(1.8)]
+    plain, robust = stats.block_ratio(steady), stats.block_ratio(wild)
+    assert plain["replicates"] == robust["replicates"] == 10
+    assert 0.98 < robust["ratio"] < 1.02 and 0.95 < robust["ci"][0] <= robust["ratio"] <= robust["ci"][1] < 1.06
+    assert robust["se_log"] is not None and robust["se_log"] < 0.03
+
+
+def test_block_ratio_finds_a_shift_every_block_shows() -> None:
+    shifted = [math.log(1.10) + d for d in (0.01, -0.01, 0.0, 0.005, -0.005, 0.002, -0.002, 0.0)]
+    result = stats.block_ratio(shifted)
+    assert result["ratio"] == pytest.approx(1.10, rel=0.01) and result["ci"][0] > 1.08
+
+
+def test_block_ratio_needs_three_blocks_for_an_interval() -> None:
+    result = stats.block_ratio([0.1, 0.2])
+    assert result["ci"] is None and "at least 3" in result["why_no_ci"]
