@@ -64,7 +64,8 @@ def provenance_warnings(base: LabelRuns, head: LabelRuns) -> list[str]:
 
 
 def load_profiles(data: LabelRuns) -> tuple[dict[str, dict[int, dict[str, int]]], list[str]]:
-    """Folded stacks per profile name and run (line numbers stripped); notes on empty ones."""
+    """Folded stacks per profile and run (line numbers stripped), the instances of one role kind summed into the
+    kind's profile (folded.profile_kind); notes on empty ones."""
     profiles: dict[str, dict[int, dict[str, int]]] = {}
     notes: list[str] = []
     for run, path in data.profile_files(".folded"):
@@ -76,7 +77,8 @@ def load_profiles(data: LabelRuns) -> tuple[dict[str, dict[int, dict[str, int]]]
         if folded.total(stacks) == 0:
             notes.append(f"{data.label} run {run}: profile {name} has no samples (left out)")
             continue
-        profiles.setdefault(name, {})[run] = stacks
+        kind = profiles.setdefault(folded.profile_kind(name), {})
+        kind[run] = folded.merge(kind[run], stacks) if run in kind else stacks
     return profiles, notes
 
 

@@ -97,6 +97,9 @@ def test_the_verdict_comes_from_the_pairs_of_blocks(ab_run: tuple[subprocess.Com
     assert {"sql/calibrate/select_1", "e2e/workflow/linear", "event/notify/payload=small"} <= set(cases)
     assert all(c["replicate"] == "block" and len(c["base_medians"]) == 3 for c in cases.values())
     assert {f["function"] for f in verdict["functions"]} >= {"get_next_ready_tasks", "get_step_readiness_status"}
+    # Two workers split the work as they happen to claim it: they are compared as one kind, never one by one.
+    assert {"e2e-worker", "e2e-api", "lifecycle"} <= {p["name"] for p in verdict["profiles"]}
+    assert not any(p["name"].startswith("e2e-worker-") for p in verdict["profiles"])
     assert (folder / "report.md").read_text().startswith(f"# Compare `{_head()[:12]}` → `{_head()[:12]}`")
     assert proc.stdout.index("compare ") < proc.stdout.index("report:")  # the verdict is printed
 

@@ -85,6 +85,16 @@ def merge(*stacks: Mapping[str, int]) -> dict[str, int]:
     return merged
 
 
+_INSTANCE = re.compile(r"^(?P<kind>.+?)-\d+$")
+
+
+def profile_kind(name: str) -> str:
+    """The profile of a role kind, from one of an instance (`e2e-worker-2` -> `e2e-worker`): instances of one kind
+    share its work as they happen to claim it, so only their sum compares between two stacks."""
+    match = _INSTANCE.match(name)
+    return match.group("kind") if match else name
+
+
 def strip_line_numbers(stacks: Mapping[str, int]) -> dict[str, int]:
     """Drop py-spy's `:LINE` from every frame so samples aggregate by function."""
     out: dict[str, int] = {}

@@ -106,3 +106,16 @@ def test_the_profiled_process_frame_is_dropped_so_runs_with_and_without_it_match
     assert folded.normalize(folded.merge(with_root, without_root)) == folded.merge(
         normalized, folded.normalize(without_root)
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("e2e-worker-2", "e2e-worker"),
+        ("e2e-worker-1", "e2e-worker"),
+        ("e2e-api", "e2e-api"),
+        ("lifecycle", "lifecycle"),
+    ],
+)
+def test_instances_of_a_role_kind_share_one_profile(name: str, kind: str) -> None:
+    assert folded.profile_kind(name) == kind
