@@ -66,6 +66,7 @@ class Config:
     placement: str = "split"
     revision_dir: str | None = None  # an A/B side: the folder its revision of the target was built into
     ab_blocks: int = _FULL["ab_blocks"]  # type: ignore[assignment]
+    ab_sample_factor: float = 1.5  # an A/B side takes this many times the samples of a `runs`-run baseline
     profiled_rounds: int | None = None  # the E2E profiled pass's rounds (None: the bench's own count)
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
@@ -219,6 +220,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "placement": lambda k, v: _to_choice(k, v, PLACEMENTS),
     "revision_dir": _to_str,
     "ab_blocks": lambda k, v: _to_int(k, v, minimum=3),
+    "ab_sample_factor": _to_float,
     "profiled_rounds": lambda k, v: _to_int(k, v, minimum=1),
     "label": check_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),

@@ -236,7 +236,8 @@ def test_new_hot_path_in_a_profile_fails_with_exit_1(project: Path) -> None:
     assert "gate no_new_hot_paths failed (hard)" in out.stdout
     assert "rebuild_graph" in out.stdout
     report = (compare_dir(project) / "report.md").read_text()
-    assert "New hot paths (self share): `rebuild_graph (tasker/orchestration/lifecycle/step_enqueuer.py)` (20.0%)" in report
+    hot = "New hot paths (self share): `rebuild_graph (tasker/orchestration/lifecycle/step_enqueuer.py)` (20.0%)"
+    assert hot in report
     assert "New frames: `rebuild_graph" in report
 
 

@@ -118,7 +118,9 @@ class ABRun:
             )
 
     def _env(self, side: Side, config: Config, block: int, phase: str) -> dict[str, str]:
-        samples = ab_plan.block_samples(phase, self.config.samples.get(phase, 1), self.config.runs, self.blocks)
+        samples = ab_plan.block_samples(
+            phase, self.config.samples.get(phase, 1), self.config.runs, self.blocks, self.config.ab_sample_factor
+        )
         env = environment_for(
             {
                 **self.cli_values,

@@ -69,9 +69,10 @@ def schedule(run_phases: Sequence[Phase], blocks: int, seed: int, *, first_block
     return out
 
 
-def block_samples(phase: str, samples_per_run: int, runs: int, blocks: int) -> int:
-    """Per block, a share of what `runs` baseline runs would take, and never fewer than the phase's minimum."""
-    return max(MIN_BLOCK_SAMPLES.get(phase, 1), math.ceil(samples_per_run * runs / blocks))
+def block_samples(phase: str, samples_per_run: int, runs: int, blocks: int, factor: float = 1.0) -> int:
+    """Per block, a share of `factor` times what `runs` baseline runs would take, and never fewer than the phase's
+    minimum."""
+    return max(MIN_BLOCK_SAMPLES.get(phase, 1), math.ceil(samples_per_run * runs * factor / blocks))
 
 
 def profiled_rounds(full_rounds: int, blocks: int, quick: bool) -> int:

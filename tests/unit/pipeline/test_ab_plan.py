@@ -41,6 +41,7 @@ def test_fewer_than_three_blocks_is_bad_input() -> None:
 def test_block_sizes_share_a_baselines_samples_with_a_floor() -> None:
     assert ab_plan.block_samples("sql", 500, 3, 10) == 150
     assert ab_plan.block_samples("e2e", 10, 3, 6) == 6  # quick: 5 would be below the floor
+    assert ab_plan.block_samples("e2e", 100, 3, 10, factor=1.5) == 45
     assert ab_plan.profiled_rounds(20, 10, quick=False) == 2 and ab_plan.profiled_rounds(20, 6, quick=True) == 1
 
 
