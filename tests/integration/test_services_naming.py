@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 
@@ -11,7 +13,10 @@ from baseline.services.postgres import EmbeddedPostgres
 
 
 def test_template_name_carries_what_makes_it_reusable() -> None:
-    assert template_name("tasker", 5000, 42, "0123456789abcdef") == "tpl_tasker_5000_42_01234567"
+    name = template_name("tasker", 5000, 42, "0123456789abcdef")
+    assert re.fullmatch(r"tpl_tasker_5000_42_[0-9a-f]{8}", name)
+    assert template_name("tasker", 5000, 42, "0123456789abcdee") != name  # another schema, another template
+    assert template_name("tasker", 5000, 43, "0123456789abcdef") != name
 
 
 def test_run_database_names_are_safe_identifiers() -> None:
