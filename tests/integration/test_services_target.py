@@ -44,7 +44,16 @@ def test_process_roles() -> None:
 def test_lifecycle_command_and_schema_fingerprint() -> None:
     target = load_target("tasker")
     command = target.lifecycle_test_command()
-    assert command[1:] == ["-m", "pytest", "tests/lifecycle", "-q", "-p", "no:cacheprovider", "--assert=plain", "--disable-plugin-autoload"]
+    assert command[1:] == [
+        "-m",
+        "pytest",
+        "tests/lifecycle",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--assert=plain",
+        "--disable-plugin-autoload",
+    ]
     assert target.lifecycle_test_command(quick=True)[len(command) :] == ["--lifecycle-scale", "0.25"]
     fingerprint = target.schema_fingerprint()
     assert re.fullmatch(r"[0-9a-f]{64}", fingerprint)
