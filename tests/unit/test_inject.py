@@ -39,3 +39,23 @@ def test_what_cannot_be_slowed_is_said() -> None:
         slow_sql_function("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;", 10)
     with pytest.raises(Failure, match="no `def run_handler"):
         slow_handler("def other(): pass\n", 0.1)
+
+
+def test_the_sql_slowdown_is_sized_on_the_functions_slowest_case(tmp_path: Path) -> None:
+    from baseline.targets.tasker import TaskerTarget
+
+    functions = tmp_path / "src/tasker/sql/functions"
+    functions.mkdir(parents=True)
+    original = (ROOT / "src/tasker/sql/functions/get_step_readiness_status.sql").read_text()
+    (functions / "get_step_readiness_status.sql").write_text(original)
+    measured = {
+        "sql/calibrate/select_1": 10_000.0,
+        "sql/calibrate/cpu_loop": 110_000.0,  # 100 ns per row
+        "sql/get_step_readiness_status/sample=1": 200_000.0,
+        "sql/get_step_readiness_status/sample=3": 500_000.0,  # the slowest: +10% of it is 50 us, 500 rows
+        "sql/get_task_execution_context/sample=1": 900_000.0,  # another function's case sizes nothing
+    }
+    injection = TaskerTarget().inject(tmp_path, "sql", 0.10, measured)
+    assert injection.function == "get_step_readiness_status"
+    assert "sample=3" in injection.description
+    assert "generate_series(1, 500);" in (functions / "get_step_readiness_status.sql").read_text()

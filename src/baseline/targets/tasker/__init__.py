@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -145,8 +146,9 @@ class TaskerTarget:
 
     def inject(self, source: Path, kind: str, amount: float, measured: Mapping[str, float]) -> Injection:
         """Slow a checkout of the engine down by `amount` (0.10 = 10%) of what `measured` (case id -> p50 ns) says a
-        thing takes: `sql` adds a CPU loop to the calibration case's function (its rows from the host's measured cost
-        per row: the server CPU loop less SELECT 1, over its 1,000 rows), `e2e` a delay to every step's handler (a
+        thing takes: `sql` adds a CPU loop to the calibration case's function, sized on that function's slowest case
+        so that each of its cases slows by at least `amount` (its rows from the host's measured cost per row: the
+        server CPU loop less SELECT 1, over its 1,000 rows), `e2e` a delay to every step's handler (a
         linear task's four steps share the slowdown)."""
         from baseline.targets.tasker import inject
 
@@ -160,11 +162,16 @@ class TaskerTarget:
             per_row = (p50("sql/calibrate/cpu_loop") - p50("sql/calibrate/select_1")) / 1000
             if per_row <= 0:
                 raise TargetError(f"cannot size the SQL slowdown: the CPU loop measured no cost per row ({per_row})")
-            rows = max(1, round(amount * p50(self.workload.calibration_case) / per_row))
+            cases = {case: p50(case) for case in measured if case.startswith(f"sql/{function}/")}
+            slowest = max(cases, key=cases.__getitem__, default=self.workload.calibration_case)
+            rows = max(1, math.ceil(amount * p50(slowest) / per_row))
             path = source / "src" / "tasker" / "sql" / "functions" / f"{function}.sql"
             path.write_text(inject.slow_sql_function(path.read_text(), rows))
             return Injection(
-                description=f"{function}: a {rows}-row CPU loop per call (+{amount:.0%} of its measured p50)",
+                description=(
+                    f"{function}: a {rows}-row CPU loop per call (+{amount:.0%} of its slowest case's measured p50, "
+                    f"{slowest.rsplit('/', 1)[-1]}; more of its faster cases')"
+                ),
                 function=function,
             )
         if kind == "e2e":
