@@ -67,6 +67,7 @@ class Config:
     revision_dir: str | None = None  # an A/B side: the folder its revision of the target was built into
     ab_blocks: int = _FULL["ab_blocks"]  # type: ignore[assignment]
     ab_sample_factor: float = 1.5  # an A/B side takes this many times the samples of a `runs`-run baseline
+    ab_blocks_per_stack: int = 1  # an A/B starts both stacks afresh after this many blocks of every phase
     profiled_rounds: int | None = None  # the E2E profiled pass's rounds (None: the bench's own count)
     profile_rate: int = 100
     criteria: dict[str, Any] = field(default_factory=dict)
@@ -221,6 +222,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "revision_dir": _to_str,
     "ab_blocks": lambda k, v: _to_int(k, v, minimum=3),
     "ab_sample_factor": _to_float,
+    "ab_blocks_per_stack": lambda k, v: _to_int(k, v, minimum=1),
     "profiled_rounds": lambda k, v: _to_int(k, v, minimum=1),
     "label": check_label,
     "run": lambda k, v: _to_int(k, v, minimum=1),
@@ -329,6 +331,7 @@ _CLI_KEYS = {
     "target": "target",
     "placement": "placement",
     "ab_blocks": "ab_blocks",
+    "ab_blocks_per_stack": "ab_blocks_per_stack",
     "net_delay_ms": "net_delay_ms",
 }
 

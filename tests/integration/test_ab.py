@@ -72,6 +72,12 @@ def test_both_sides_take_every_phase_in_every_block_in_a_balanced_order(ab_run: 
     assert set(firsts) == {"base", "head"}  # three blocks: each side goes first at least once
 
 
+def test_every_block_runs_on_fresh_stacks(ab_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    proc, _ = ab_run
+    for side in SIDES:
+        assert [f"database run_{side}_{block}" in proc.stdout for block in (1, 2, 3)] == [True] * 3
+
+
 def test_a_bench_block_measures_both_sides_in_one_process_taking_turns(ab_run: tuple[object, Path]) -> None:
     """Both sides' result files come from one paired-bench process, and their samples interleave in time."""
     _, folder = ab_run

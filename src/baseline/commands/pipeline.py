@@ -171,6 +171,13 @@ def register(subparsers: Any) -> None:
         "--head", default=None, metavar="REF", help="head revision (default: the working tree, changes included)"
     )
     p.add_argument("--blocks", dest="ab_blocks", default=None, metavar="N", help="blocks per phase (default 10)")
+    p.add_argument(
+        "--blocks-per-stack",
+        dest="ab_blocks_per_stack",
+        default=None,
+        metavar="N",
+        help="blocks of every phase between fresh starts of both stacks (default 1: every block on new stacks)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show every phase process's own output")
     p.set_defaults(func=cmd_ab)
 

@@ -1,13 +1,13 @@
 """An A/B of two revisions of the system under test, measured in the same minutes by the same harness code.
 
 Each side is its target's revision built in its own folder (for tasker: a git worktree and a venv) and runs on a
-stack of its own (own cluster, own processes, the same seeded dataset); both stacks are up at once. Phase after
-phase, blocks alternate between the sides in a drawn, balanced order (pipeline.ab_plan), one side under load at a
-time. A bench's block is one `baseline paired-bench` process in which both sides take turns every few timed calls
-(benches.paired), the side drawn first starting; a lifecycle block is one `baseline lifecycle-profile` process per
-side, in the drawn order. Each side's results are a run of its label under `profiles/ab/<base>__<head>/`. The
-verdict comes from the pairs of blocks; a failed gate gets one confirmation pass over the phases that feed it, and
-fails only when it fails again.
+stack of its own (own cluster, own processes, the same seeded dataset); both stacks are up at once, and both are
+started afresh for every round of `ab_blocks_per_stack` blocks. Phase after phase, blocks alternate between the
+sides in a drawn, balanced order (pipeline.ab_plan), one side under load at a time. A bench's block is one
+`baseline paired-bench` process in which both sides take turns every few timed calls (benches.paired), the side
+drawn first starting; a lifecycle block is one `baseline lifecycle-profile` process per side, in the drawn order.
+Each side's results are a run of its label under `profiles/ab/<base>__<head>/`. The verdict comes from the pairs of
+blocks; a failed gate gets one confirmation pass over the phases that feed it, and fails only when it fails again.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,8 +89,10 @@ class ABRun:
         self.folder = ab_folder(config, self.revisions["base"], self.revisions["head"])
         self.blocks = config.ab_blocks
         self.plan = ab_plan.schedule(phases.RUN_PHASES, self.blocks, seed)
-        steps = [(1, f"build {side}") for side in ab_plan.SIDES] + [(1, f"up {side}") for side in ab_plan.SIDES]
-        steps += [(b.block, label) for b in self.plan for label in step_labels(b)]
+        steps = [(1, f"build {side}") for side in ab_plan.SIDES]
+        for blocks in ab_plan.rounds(self.plan, config.ab_blocks_per_stack):
+            steps += [(blocks[0].block, f"up {side}") for side in ab_plan.SIDES]
+            steps += [(b.block, label) for b in blocks for label in step_labels(b)]
         self.display = PipelineDisplay(
             console,
             title=f"A/B {self.revisions['base'].short} -> {self.revisions['head'].short}",
@@ -144,21 +146,37 @@ class ABRun:
             for config in configs.values():
                 locks.enter_context(store.label_lock(config))
             opened: set[tuple[str, int]] = set()
-            for block in plan:
-                for name in block.order:
-                    if (name, block.block) not in opened:
-                        store.start_run(configs[name].with_run(block.block), block.block)
-                        opened.add((name, block.block))
-                block_configs = {name: configs[name].with_run(block.block) for name in block.order}
-                if block.phase.is_bench:
-                    self._paired(block_configs, block)
-                else:
-                    for name in block.order:
-                        self._single(self.sides[name], block_configs[name], block)
+            for blocks in ab_plan.rounds(plan, self.config.ab_blocks_per_stack):
+                with self._stacks(output_dir, blocks[0].block):
+                    for block in blocks:
+                        for name in block.order:
+                            if (name, block.block) not in opened:
+                                store.start_run(configs[name].with_run(block.block), block.block)
+                                opened.add((name, block.block))
+                        block_configs = {name: configs[name].with_run(block.block) for name in block.order}
+                        if block.phase.is_bench:
+                            self._paired(block_configs, block)
+                        else:
+                            for name in block.order:
+                                self._single(self.sides[name], block_configs[name], block)
             for name, block_number in opened:
                 store.update_manifest(
                     configs[name].with_run(block_number), block_number, status="complete", finished_at=store.now_iso()
                 )
+
+    @contextlib.contextmanager
+    def _stacks(self, output_dir: Path, block: int) -> Iterator[None]:
+        """Both sides' stacks, started afresh for one round of blocks and stopped after it."""
+        with contextlib.ExitStack() as stacks:
+            for name, side in self.sides.items():
+                self.display.step_started(block, f"up {name}")
+                started = time.monotonic()
+                config = side.config(self.config, output_dir).with_run(block)
+                stack = stacks.enter_context(owned_stack(config, side.target))
+                self.display.step_finished(
+                    block, f"up {name}", "ok", time.monotonic() - started, [f"database {stack.database}"]
+                )
+            yield
 
     def _record(self, config: Config, block: ab_plan.Block, outcome: PhaseOutcome, started_at: str, log: Path) -> None:
         store.record_phase(
@@ -256,28 +274,20 @@ class ABRun:
         self._keep_earlier()
         with self.display:
             self._build()
-            with contextlib.ExitStack() as stacks:
-                for name, side in self.sides.items():
-                    self.display.step_started(1, f"up {name}")
-                    started = time.monotonic()
-                    stack = stacks.enter_context(owned_stack(side.config(self.config, self.folder), side.target))
-                    self.display.step_finished(
-                        1, f"up {name}", "ok", time.monotonic() - started, [f"database {stack.database}"]
-                    )
-                self._pass(self.folder, self.plan)
-                verdict, svgs = self._judge(self.folder, criteria)
-                failed = [g["name"] for g in verdict["gates"] if not g["passed"]]
-                if failed:
-                    confirm_dir = self.folder / "confirm"
-                    plan = ab_plan.schedule(ab_plan.confirmation_phases(failed), self.blocks, self.seed + 1)
-                    self._pass(confirm_dir, plan)
-                    second, second_svgs = self._judge(confirm_dir, criteria)
-                    second.update(
-                        {"exit_code": compare_io.exit_code(second, strict=False), "strict": False},
-                        output=str(confirm_dir),
-                    )
-                    compare_io.write_compare(confirm_dir, second, second_svgs)
-                    verdict = combine(verdict, second, failed)
+            self._pass(self.folder, self.plan)
+            verdict, svgs = self._judge(self.folder, criteria)
+            failed = [g["name"] for g in verdict["gates"] if not g["passed"]]
+            if failed:
+                confirm_dir = self.folder / "confirm"
+                plan = ab_plan.schedule(ab_plan.confirmation_phases(failed), self.blocks, self.seed + 1)
+                self._pass(confirm_dir, plan)
+                second, second_svgs = self._judge(confirm_dir, criteria)
+                second.update(
+                    {"exit_code": compare_io.exit_code(second, strict=False), "strict": False},
+                    output=str(confirm_dir),
+                )
+                compare_io.write_compare(confirm_dir, second, second_svgs)
+                verdict = combine(verdict, second, failed)
             save_timings(self.config, self.display.typical)
         code = compare_io.exit_code(verdict, strict=False)
         verdict.update(
@@ -287,6 +297,7 @@ class ABRun:
                 "output": str(self.folder),
                 "revisions": {name: rev.public() for name, rev in self.revisions.items()},
                 "blocks": self.blocks,
+                "blocks_per_stack": self.config.ab_blocks_per_stack,
                 "seed": self.seed,
             }
         )

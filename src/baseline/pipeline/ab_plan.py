@@ -4,6 +4,11 @@ and which phases a failed gate's confirmation pass repeats. Pure: the runner doe
 Randomized, balanced interleaving (Abedi and Brecht, ICPE 2017): each phase takes its blocks in turn, and within a
 block both sides run back to back, in an order drawn so that each side goes first in half of the blocks; drift
 between blocks then falls on both sides alike and cancels out of the pairs' ratios.
+
+The blocks are cut into stack rounds: both stacks start afresh for each round, which runs its blocks of every
+phase. A started set of processes keeps its own small speed offset for as long as it lives (memory layout, hash
+seeds), so with one stack pair for the whole A/B that offset would be in every block's ratio alike, a bias no
+interval shows; with fresh stacks it varies from round to round and the blocks' spread carries it.
 """
 
 from __future__ import annotations
@@ -67,6 +72,18 @@ def schedule(run_phases: Sequence[Phase], blocks: int, seed: int, *, first_block
         for offset, order in enumerate(balanced_orders(count, rng)):
             out.append(Block(phase, first_block + offset, order))
     return out
+
+
+def rounds(plan: Sequence[Block], blocks_per_stack: int) -> list[list[Block]]:
+    """The plan cut into stack rounds of `blocks_per_stack` consecutive block numbers (of every phase); a round
+    keeps the plan's order (phase after phase)."""
+    if blocks_per_stack < 1:
+        raise BadInput(f"--blocks-per-stack {blocks_per_stack}: give at least 1")
+    first = min((b.block for b in plan), default=1)
+    out: dict[int, list[Block]] = {}
+    for block in plan:
+        out.setdefault((block.block - first) // blocks_per_stack, []).append(block)
+    return [out[index] for index in sorted(out)]
 
 
 def block_samples(phase: str, samples_per_run: int, runs: int, blocks: int, factor: float = 1.0) -> int:

@@ -60,3 +60,18 @@ def test_a_failed_gate_repeats_the_phases_that_feed_it_and_fails_only_when_it_fa
         "no_new_hot_paths": False,
     }
     assert ab_plan.combine_passes({"sql_unchanged": False}, {}) == {"sql_unchanged": False}
+
+
+def test_stack_rounds_cut_every_phase_at_the_same_block_numbers() -> None:
+    plan = ab_plan.schedule(phases.RUN_PHASES, 10, seed=3)
+    each = ab_plan.rounds(plan, 1)
+    assert len(each) == 10 and sum(map(len, each)) == len(plan)
+    assert [b.phase.name for b in each[0]] == ["sql", "event", "task_init", "e2e", "lifecycle"]
+    assert [b.phase.name for b in each[9]] == ["sql", "event", "task_init", "e2e"]  # lifecycle stops at 6 blocks
+    assert all({b.block for b in blocks} == {i + 1} for i, blocks in enumerate(each))
+    pairs = ab_plan.rounds(plan, 4)
+    assert [sorted({b.block for b in blocks}) for blocks in pairs] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    assert [b.phase.name for b in pairs[0]][:4] == ["sql"] * 4  # within a round, phase after phase
+    assert ab_plan.rounds(plan, 100) == [plan]
+    with pytest.raises(BadInput, match="blocks-per-stack"):
+        ab_plan.rounds(plan, 0)
