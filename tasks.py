@@ -122,6 +122,7 @@ def profile_all(
         "head": "head revision (default: the working tree, uncommitted changes included)",
         "quick": "small sizes: what CI gates on",
         "blocks": "blocks per phase (default 10, quick 6)",
+        "blocks_per_stack": "blocks of every phase between fresh starts of both stacks (default 1)",
         "verbose": "show every phase process's own output",
     }
 )
@@ -131,10 +132,14 @@ def ab(
     head: str | None = None,
     quick: bool = False,
     blocks: str | None = None,
+    blocks_per_stack: str | None = None,
     verbose: bool = False,
 ) -> None:
     """Two revisions measured in the same minutes, blocks alternating; exits 0 (gates hold), 1 or 2."""
-    _session(c, "ab", _options(base=base, head=head, quick=quick, blocks=blocks, verbose=verbose))
+    options = _options(
+        base=base, head=head, quick=quick, blocks=blocks, blocks_per_stack=blocks_per_stack, verbose=verbose
+    )
+    _session(c, "ab", options)
 
 
 @task(
