@@ -129,6 +129,7 @@ def cmd_verdict_check(args: argparse.Namespace) -> int:
     from baseline.pipeline.verdict_check import verdict_check
     from baseline.verdict_tally import render_markdown
 
+    args.quick = True  # the check measures the quick A/B, what CI gates on: its sizes, in this process and its children
     config = load_config(args)
     result = verdict_check(config, repeats=args.repeats, cli_values=cli_values(args), console=console())
     console().print(render_markdown(result), markup=False, highlight=False)

@@ -8,7 +8,6 @@ real change would.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -64,7 +63,9 @@ def verdict_check(config: Config, *, repeats: int, cli_values: dict[str, Any], c
     root = config.project_root
     head = revisions.resolve(root, "HEAD")
     started, started_at = time.monotonic(), store.now_iso()
-    quick = dataclasses.replace(config, quick=True) if not config.quick else config
+    if not config.quick:
+        raise BadInput("the verdict check measures the quick A/B: load its config with quick (--quick)")
+    quick = config
     records: dict[str, list[dict[str, Any]]] = {"aa": [], "sql": [], "e2e": []}
     measured: dict[str, float] = {}
 
