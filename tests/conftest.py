@@ -86,7 +86,7 @@ def pg_cluster() -> Iterator[EmbeddedPostgres | PostgresServer]:
 @pytest.fixture
 def fresh_dsn(pg_cluster: EmbeddedPostgres | PostgresServer) -> Iterator[str]:
     """An empty database of its own for one test."""
-    name = f"test_{next(_counter)}"
+    name = f"test_{os.getpid()}_{next(_counter)}"
     dsn = pg_cluster.create_database(name)
     try:
         yield dsn
@@ -105,7 +105,7 @@ def migrated_template(pg_cluster: EmbeddedPostgres | PostgresServer) -> str:
 
 def _migrated_copy(pg_cluster: EmbeddedPostgres | PostgresServer, template: str, prefix: str) -> Iterator[str]:
     """A clone of the migrated template, dropped when the fixture ends."""
-    name = f"{prefix}_{next(_counter)}"
+    name = f"{prefix}_{os.getpid()}_{next(_counter)}"  # a killed earlier run may have left prefix_N on a shared server
     dsn = pg_cluster.create_database(name, template=template)
     try:
         yield dsn
