@@ -31,6 +31,7 @@ __all__ = [
     "dumps",
     "label_lock",
     "now_iso",
+    "pipelines_started_by",
     "record_phase",
     "start_run",
     "update_manifest",
@@ -107,6 +108,12 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 
 
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within one process
+
+
+def pipelines_started_by() -> set[int]:
+    """The pipelines this process was started by (their pids, from the label-lock variable they export)."""
+    pids = (entry.rpartition(":")[2] for entry in os.environ.get(LOCK_ENV, "").splitlines())
+    return {int(pid) for pid in pids if pid.isdigit()}
 
 
 def _inherited(lock_path: Path, holder: int | None) -> bool:

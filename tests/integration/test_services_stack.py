@@ -23,10 +23,11 @@ import requests
 
 from baseline.config import Config, load_config
 from baseline.procfs import pid_alive
-from baseline.services.control import down, ensure_stack, up
+from baseline.services.control import down, ensure_stack, owned_stack, up
 from baseline.services.embedded import cluster_of
 from baseline.services.model import Stack
 from baseline.services.state import read_state, stack_health
+from baseline.store import LOCK_ENV
 from baseline.targets import load_target
 
 TARGET = load_target("tasker")
@@ -148,6 +149,26 @@ def test_ensure_stack_starts_its_own_and_stops_it_even_on_errors(workdir: Path) 
         raise RuntimeError("bench blew up")
     assert pids and _all_gone(pids)
     assert read_state(config) is None
+
+
+def test_a_stack_a_running_pipeline_owns_is_refused_to_commands_it_did_not_start(workdir: Path) -> None:
+    """A bench started beside a pipeline would load its services while it measures: refused before it does
+    anything. The pipeline's own phase processes (its pid in the label-lock variable) use the stack."""
+    config = _config(workdir, run=6)
+    env = {**os.environ, **_env(workdir), "BASELINE_SCALE": "200", "BASELINE_SAMPLES_EVENT": "5"}
+    env.pop(LOCK_ENV, None)
+    bench = [sys.executable, "-m", "baseline.cli", "event-bench", "--label", "beside", "--quick"]
+    with owned_stack(config, TARGET) as stack:
+        assert stack.owner_pid == os.getpid()
+        refused = subprocess.run(bench, env=env, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert f"belong to a running pipeline (pid {os.getpid()}, label stacktest, run 6)" in refused.stderr
+        assert not list((workdir / "profiles").rglob("event.json"))
+        child_env = {**env, LOCK_ENV: f"{config.label_dir / '.lock'}:{os.getpid()}"}
+        ran = subprocess.run(bench, env=child_env, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert len(list((workdir / "profiles").rglob("event.json"))) == 1
+        assert stack_health(stack)["healthy"]
 
 
 def test_sigterm_during_ensure_stack_leaves_nothing_running(workdir: Path) -> None:

@@ -12,9 +12,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from baseline import pidlock, placement
+from baseline import pidlock, placement, store
 from baseline.config import Config
 from baseline.console import say
+from baseline.procfs import pid_alive, process_start_time
 from baseline.services.compose import ComposeProvider
 from baseline.services.embedded import EmbeddedProvider
 from baseline.services.external import ExternalProvider
@@ -81,10 +82,29 @@ def _warn_if_mismatched(config: Config, stack: Stack) -> None:
         )
 
 
+def refuse_if_owned_elsewhere(config: Config, stack: Stack) -> None:
+    """A stack that a running pipeline owns is measured by that pipeline alone: a command the pipeline did not
+    start would load its services while it measures, so it is refused before it does anything."""
+    owner = stack.owner_pid
+    if owner is None or owner == os.getpid() or owner in store.pipelines_started_by():
+        return
+    if not pid_alive(owner, stack.owner_start_time):
+        return
+    raise StackError(
+        f"the services in {config.workdir} belong to a running pipeline (pid {owner}, label {stack.label}, "
+        f"run {stack.run}) that is measuring on them; a command run beside it would load them and skew its "
+        f"figures. Wait for it to finish, or give this command a work dir of its own (BASELINE_WORKDIR=DIR)"
+    )
+
+
 def reusable(config: Config) -> Stack | None:
-    """The recorded stack when it is healthy (an external one is never reused: its DSN lives in the config)."""
+    """The recorded stack when it is healthy (an external one is never reused: its DSN lives in the config);
+    refused when a running pipeline owns it."""
     recorded = read_state(config)
-    if recorded is None or recorded.services == "external" or not stack_health(recorded)["healthy"]:
+    if recorded is None or recorded.services == "external":
+        return None
+    refuse_if_owned_elsewhere(config, recorded)
+    if not stack_health(recorded)["healthy"]:
         return None
     _warn_if_mismatched(config, recorded)
     return recorded
@@ -132,6 +152,7 @@ def owned_stack(config: Config, target: Target) -> Iterator[Stack]:
     with workdir_lock(config):
         running = _start_fresh(config, target)
         running.stack.owner_pid = os.getpid()
+        running.stack.owner_start_time = process_start_time(os.getpid())
         try:
             write_state(config, running.stack)
             yield running.stack

@@ -42,6 +42,7 @@ class Stack:
     dataset_seed: int | None = None
     logs_dir: str | None = None
     owner_pid: int | None = None  # the process that started it and will stop it
+    owner_start_time: int | None = None  # that process's start time, against PID reuse
     placement: dict[str, Any] = field(default_factory=dict)  # the policy its processes were pinned under
     project: str | None = None  # the compose project of a compose stack
     net_delay_ms: float = 0.0  # the delay every container of a compose stack adds to its packets
