@@ -307,9 +307,15 @@ class Pipeline:
         started_at = store.now_iso()
         store.record_phase(config, run, name, status="running", started_at=started_at)
         self.display.step_started(run, name)
-        outcome = run_phase_process(
-            config, step, env=self._env(run), log=log, feed=self.display.progress, echo=self.verbose
-        )
+        try:
+            outcome = run_phase_process(
+                config, step, env=self._env(run), log=log, feed=self.display.progress, echo=self.verbose
+            )
+        except KeyboardInterrupt:
+            store.record_phase(
+                config, run, name, status="interrupted", started_at=started_at, finished_at=store.now_iso()
+            )
+            raise
         store.record_phase(
             config,
             run,

@@ -87,7 +87,18 @@ def _stop_all() -> None:
         supervisor.stop()
 
 
+#: After the first SIGINT/SIGTERM, further ones within this many seconds are ignored: a second Ctrl-C pressed
+#: while the first one's teardown runs would otherwise cut it short and leave a stack running.
+TEARDOWN_WINDOW_S = 20.0
+_first_signal_at: float | None = None
+
+
 def _on_signal(signum: int, _frame: object) -> None:
+    global _first_signal_at
+    now = time.monotonic()
+    if _first_signal_at is not None and now - _first_signal_at < TEARDOWN_WINDOW_S:
+        return
+    _first_signal_at = now
     _stop_all()
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
