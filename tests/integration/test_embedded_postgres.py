@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from baseline.redaction import find_secret
 from baseline.services.postgres import EmbeddedPostgres, find_bindir
 
 pytestmark = pytest.mark.integration
@@ -87,3 +91,39 @@ def test_the_statistics_target_reads_every_row_within_postgres_limits() -> None:
     assert statistics_target(0) == statistics_target(29_999) == 100  # the default already reads every row
     assert statistics_target(88_932) == 297
     assert statistics_target(10**9) == 10000
+
+
+def test_only_the_passfile_opens_the_cluster(pg_cluster: EmbeddedPostgres) -> None:
+    """scram for every connection; the secret only in the 0600 passfile its DSNs name; the socket its owner's."""
+    dsn = pg_cluster.dsn()
+    assert find_secret(dsn) is None and "passfile=" in dsn
+    assert stat.S_IMODE(pg_cluster.passfile.stat().st_mode) == 0o600
+    with psycopg.connect(dsn) as conn:
+        rules = conn.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules").fetchall()
+        assert rules == [("scram-sha-256",)]
+        assert conn.execute("SHOW unix_socket_permissions").fetchone() == ("0700",)
+    without = dsn.split("?")[0]
+    for attempt in (without, f"{without}?password=guessed"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(attempt, connect_timeout=5, passfile=os.devnull)
+    if os.geteuid() == 0:  # another local account: neither the socket nor loopback without the secret
+        psql = str(find_bindir() / "psql")
+        for host in (str(pg_cluster.workdir), "127.0.0.1"):
+            other = subprocess.run(
+                [psql, "-h", host, "-p", str(pg_cluster.port), "-U", "postgres", "-w", "-c", "SELECT 1"],
+                user="nobody",
+                capture_output=True,
+                text=True,
+                env={"PGPASSFILE": os.devnull, "PATH": "/usr/bin:/bin"},
+                cwd="/",
+            )
+            assert other.returncode != 0 and ("Permission denied" in other.stderr or "password" in other.stderr)
+
+
+def test_a_cluster_made_before_password_auth_is_made_anew() -> None:
+    cluster = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="baseline-test-pg-")))
+    with cluster:
+        cluster.create_database("old_data")
+    cluster.passfile.unlink()  # as a cluster initdb'd with trust had none
+    with cluster, psycopg.connect(cluster.dsn()) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'old_data'").fetchone() == (0,)

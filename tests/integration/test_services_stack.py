@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 import requests
 
@@ -115,7 +116,9 @@ def test_up_status_reuse_fresh_clone_down(workdir: Path) -> None:
 
 def _check_external_view_of(stack: Stack, workdir: Path) -> None:
     """The running stack seen as `external` services: checked, used, never stopped; its password never stored."""
-    dsn = stack.dsn.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")  # trust auth ignores it
+    passfile = psycopg.conninfo.conninfo_to_dict(stack.dsn)["passfile"]
+    secret = Path(str(passfile)).read_text().strip().rsplit(":", 1)[1]  # an external DSN carries its password
+    dsn = stack.dsn.split("?")[0].replace("postgresql://postgres@", f"postgresql://postgres:{secret}@")
     env = {"BASELINE_WORKDIR": str(workdir / "external"), "BASELINE_OUTPUT_DIR": str(workdir / "profiles")}
     config = load_config({"services": "external", "dsn": dsn, "api_url": stack.api_url}, environ=env)
     with ensure_stack(config, TARGET) as external:
@@ -124,7 +127,7 @@ def _check_external_view_of(stack: Stack, workdir: Path) -> None:
     recorded = up(config, TARGET)
     assert recorded.services == "external"
     state_text = (workdir / "external" / "state.json").read_text()
-    assert "hunter2" not in state_text and stack.api_url in state_text
+    assert secret not in state_text and stack.api_url in state_text
     with ensure_stack(config, TARGET) as again:  # the state file's redacted DSN is not what the benches get
         assert again.dsn == dsn
     down(config)

@@ -11,6 +11,7 @@ import hashlib
 import math
 import re
 import socket
+import urllib.parse
 from typing import Any
 
 import psycopg
@@ -52,9 +53,8 @@ def run_database_name(label: str, run: int) -> str:
 
 
 def with_database(dsn: str, dbname: str) -> str:
-    """Same server and user, another database (URL DSNs from the embedded cluster)."""
-    base, _, _ = dsn.rpartition("/")
-    return f"{base}/{dbname}"
+    """Same server, user and options (its passfile), another database (URL DSNs from the embedded cluster)."""
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(dsn)._replace(path=f"/{dbname}"))
 
 
 # ---------------------------------------------------------------------------------------------- cluster

@@ -1,7 +1,9 @@
 """A private PostgreSQL cluster: initdb into a work dir, loopback only, a free port.
 
 Shared by the test suite and the harness so both measure against the same kind of server.
-Authentication is `trust` on loopback, so no password exists to leak into any file.
+Authentication is scram-sha-256 for every connection, socket and loopback alike, with a secret generated at initdb
+and kept only in the cluster's passfile (0600, libpq's format): its DSNs name that file (`passfile=`), so no
+password is in a DSN, a command line, an environment, the console or a result. The socket is its owner's alone.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +28,17 @@ from baseline.errors import BadInput
 SUPERUSER = "postgres"
 
 
-#: initdb's options for every cluster the harness makes: the embedded one and the compose PostgreSQL image's.
+#: initdb's options of the compose PostgreSQL image, whose server answers on its container network only; the
+#: embedded cluster takes the same with password authentication (`embedded_initdb_options`).
 INITDB_OPTIONS = ("-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+PASSFILE = "pgpass"
+
+
+def embedded_initdb_options(pwfile: Path) -> list[str]:
+    """INITDB_OPTIONS with scram-sha-256 for every connection and the superuser's secret read from `pwfile`."""
+    options = list(INITDB_OPTIONS)
+    options[options.index("trust")] = "scram-sha-256"
+    return [*options, f"--pwfile={pwfile}"]
 
 
 def server_settings(*, stat_statements: bool = True) -> dict[str, str]:
@@ -149,8 +162,13 @@ class EmbeddedPostgres:
     def logfile(self) -> Path:
         return self.workdir / "postgres.log"
 
+    @property
+    def passfile(self) -> Path:
+        return self.workdir / PASSFILE
+
     def dsn(self, dbname: str = "postgres") -> str:
-        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{dbname}"
+        passfile = urllib.parse.quote(str(self.passfile), safe="/")
+        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{dbname}?passfile={passfile}"
 
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         user = _service_user()
@@ -181,7 +199,9 @@ class EmbeddedPostgres:
         for root, dirs, files in os.walk(self.workdir):
             os.chown(root, user.pw_uid, user.pw_gid)
             for name in dirs + files:
-                os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
+                path = os.path.join(root, name)
+                if path != str(self.passfile):  # the harness's: the server keeps only the secret's verifier
+                    os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
 
     def _stat_statements_available(self) -> bool:
         assert self.bindir is not None
@@ -193,6 +213,7 @@ class EmbeddedPostgres:
             "listen_addresses": self.host,
             "port": str(self.port),
             "unix_socket_directories": str(self.workdir),
+            "unix_socket_permissions": "0700",
             **server_settings(stat_statements=self._stat_statements_available()),
         }
         opts.update(self.settings)
@@ -207,8 +228,11 @@ class EmbeddedPostgres:
         if self.workdir.parent != self.workdir:
             os.chmod(self.workdir, 0o755)
         self._chown()
+        if self.initialized() and not self.passfile.exists():  # made before password authentication: made anew
+            self.stop()
+            shutil.rmtree(self.datadir)
         if not self.initialized():
-            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), *INITDB_OPTIONS])
+            self._initdb()
         if self.running():
             return self
         opts = " ".join(f"-c {k}={v}" for k, v in self.server_options().items())
@@ -232,6 +256,28 @@ class EmbeddedPostgres:
             tail = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
             raise RuntimeError(f"PostgreSQL failed to start on port {self.port}: {result.stderr.strip()}\n{tail}")
         return self
+
+    def _initdb(self) -> None:
+        """initdb with a fresh secret: handed to initdb in a file the server account reads and then removed, kept
+        in the passfile (0600) for the harness's clients."""
+        assert self.bindir is not None
+        secret = secrets.token_urlsafe(32)
+        pwfile = self.workdir / ".initdb-secret"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secret + "\n")
+        user = _service_user()
+        if user is not None:
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        try:
+            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), *embedded_initdb_options(pwfile)])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        staged = self.passfile.with_name(PASSFILE + ".tmp")
+        fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"*:*:*:{SUPERUSER}:{secret}\n")
+        os.replace(staged, self.passfile)
 
     def running(self) -> bool:
         assert self.bindir is not None
