@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ LOCK_ENV = "BASELINE_LABEL_LOCK"
 __all__ = [
     "LOCK_ENV",
     "StoreError",
+    "check_writable",
     "dumps",
     "label_lock",
     "now_iso",
@@ -64,18 +66,52 @@ def _refuse_secret(path: Path, found: str | None) -> None:
         raise Failure(f"{path}: refusing to write what looks like a password ({found!r}...); redact it first")
 
 
-def _replace_atomically(path: Path, payload: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+#: Why a folder cannot take a write, when the fix is the user's (anything else, a full disk included, is a failure).
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.EEXIST}
+
+
+def _write_error(path: Path, exc: OSError) -> Failure:
+    """One line naming the file, the cause and the fix; what was recorded before is untouched."""
+    cause = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        return Failure(
+            f"could not write {path}: {cause}: free space on that disk, or set another output folder "
+            "(BASELINE_OUTPUT_DIR or output_dir); what was recorded before is unchanged"
+        )
+    message = (
+        f"could not write {path}: {cause}: make it a writable folder (a file or folder in the way must be moved), "
+        "or set another output folder (BASELINE_OUTPUT_DIR or output_dir); what was recorded before is unchanged"
+    )
+    return StoreError(message) if exc.errno in _NOT_WRITABLE else Failure(message)
+
+
+def check_writable(folder: Path) -> None:
+    """Before a bench measures: a folder its results cannot go into costs no bench time."""
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise _write_error(folder, exc) from None
+
+
+def _replace_atomically(path: Path, payload: bytes) -> Path:
+    tmp_name: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    except BaseException as exc:
+        if tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from None
         raise
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)

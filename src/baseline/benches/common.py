@@ -21,7 +21,7 @@ import psycopg
 from baseline import placement
 from baseline.benches.context import RunContext
 from baseline.config import Config
-from baseline.errors import Failure
+from baseline.errors import Failure, one_line
 from baseline.measure import Sampler, SampleResult
 from baseline.phases import Phase
 from baseline.procfs import cpu_ticks
@@ -259,6 +259,7 @@ def run_bench(config: Config, phase: Phase, *, reporter: Progress | None = None)
 
     bench = bench_function(phase)
     target = target_for(config)
+    store.check_writable(config.run_dir)
     started = store.now_iso()
     extra: dict[str, Any] = {}
     reporter = progress.for_this_process() if reporter is None else reporter
@@ -272,6 +273,12 @@ def run_bench(config: Config, phase: Phase, *, reporter: Progress | None = None)
                 before = read_counters(stack.dsn)
                 cases = bench(ctx, extra)
                 after = read_counters(stack.dsn)
+    except psycopg.OperationalError as exc:
+        reason = one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise Failure(
+            f"the {phase.name} bench lost PostgreSQL ({reason}); nothing of this bench was written. Check that the "
+            f"server is running (an embedded cluster logs to {config.workdir}/pg/postgres.log), then run it again"
+        ) from None
     finally:
         reporter.close()
     # A bench that measures in a database of its own reports its own window (checkpoints are cluster-wide).
