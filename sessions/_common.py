@@ -79,13 +79,29 @@ def run_in_venv(session: nox.Session, program: str, *args: str, **kwargs: object
     return session.run(venv_bin(program), *args, env=env, external=True, **kwargs)  # type: ignore[arg-type]
 
 
+def dsn_to_env(posargs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`--dsn VALUE` (or `--dsn=VALUE`) taken out of the arguments into BASELINE_DSN: nox prints every command line
+    it runs, and a DSN may carry a password."""
+    args, env = [], {}
+    rest = iter(posargs)
+    for arg in rest:
+        if arg == "--dsn":
+            env["BASELINE_DSN"] = next(rest, "")
+        elif arg.startswith("--dsn="):
+            env["BASELINE_DSN"] = arg.partition("=")[2]
+        else:
+            args.append(arg)
+    return args, env
+
+
 def harness(session: nox.Session, command: str, *args: str) -> None:
     """Run one `baseline` CLI command with the session's posargs passed through; its exit code reaches the caller.
 
     nox turns any failing command into its own exit 1, so bad input (2) leaves through SystemExit, which nox's
     session runner lets pass: CI and people see 0 success, 1 failed, 2 bad input from every session."""
+    posargs, env = dsn_to_env(list(session.posargs))
     try:
-        run_in_venv(session, "baseline", command, *args, *session.posargs)
+        run_in_venv(session, "baseline", command, *args, *posargs, env=env)
     except CommandFailed as exc:
         if exc.return_code == EXIT_BAD_INPUT:
             session.log(f"baseline {command}: exit {EXIT_BAD_INPUT} (bad input; the message above says what to fix)")
