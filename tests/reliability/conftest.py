@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -133,3 +135,15 @@ def step_transitions(dsn: str, task_uuid: str, step_name: str) -> list[tuple[str
 def transitions() -> Callable[[str, str, str], list[tuple[str, dict[str, Any]]]]:
     """transitions(dsn, task, step name) -> [(to_state, metadata)] in order."""
     return step_transitions
+
+
+@pytest.fixture
+def harness_top() -> Iterator[Path]:
+    """A fresh folder for one test's harness work dir and output; 0755, as the embedded cluster's server account must
+    enter it."""
+    path = Path(tempfile.mkdtemp(prefix="baseline-reliability-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -5,11 +5,9 @@ changed. The read-only folder and the full disk are real tmpfs mounts (root moun
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def top() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="baseline-faults-"))
-    path.chmod(0o755)  # the embedded cluster's server account must enter it
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-q", str(path / "out")], capture_output=True)
-        shutil.rmtree(path, ignore_errors=True)
+def top(harness_top: Path) -> Iterator[Path]:
+    yield harness_top
+    subprocess.run(["umount", "-q", str(harness_top / "out")], capture_output=True)  # before the folder goes
 
 
 def _mount_tmpfs(where: Path, options: str) -> None:

@@ -8,12 +8,9 @@ import datetime as dt
 import json
 import os
 import pty
-import shutil
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +21,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 CTRL_C = b"\x03"
-
-
-@pytest.fixture
-def top() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="baseline-interrupt-"))
-    path.chmod(0o755)  # the embedded cluster's server account must enter it
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 class PtyPipeline:
@@ -112,7 +99,8 @@ class PtyPipeline:
 
 
 @pytest.mark.parametrize(("phase", "presses"), [("sql", 1), ("lifecycle", 2)])
-def test_ctrl_c_tears_everything_down_and_the_manifest_says_so(top: Path, phase: str, presses: int) -> None:
+def test_ctrl_c_tears_everything_down_and_the_manifest_says_so(harness_top: Path, phase: str, presses: int) -> None:
+    top = harness_top
     pipeline = PtyPipeline(top, f"ctrl-c-{phase}")
     try:
         pipeline.wait_for_phase(phase)
