@@ -131,7 +131,15 @@ def cmd_verdict_check(args: argparse.Namespace) -> int:
 
     args.quick = True  # the check measures the quick A/B, what CI gates on: its sizes, in this process and its children
     config = load_config(args)
-    result = verdict_check(config, repeats=args.repeats, cli_values=cli_values(args), console=console())
+    kinds = tuple(kind.strip() for kind in args.kinds.split(",") if kind.strip())
+    result = verdict_check(
+        config,
+        repeats=args.repeats,
+        cli_values=cli_values(args),
+        console=console(),
+        kinds=kinds,
+        first_seed=args.first_seed,
+    )
     console().print(render_markdown(result), markup=False, highlight=False)
     console().print(f"  {result['output']}")
     return EXIT_OK
@@ -190,6 +198,19 @@ def register(subparsers: Any) -> None:
     )
     add_common_options(p)
     p.add_argument("--repeats", type=int, default=3, metavar="N", help="runs of each kind (default 3)")
+    p.add_argument(
+        "--kinds",
+        default="aa,sql,e2e",
+        metavar="K,..",
+        help="which runs: aa (false alarms), sql and e2e (the injected slowdowns); default all three",
+    )
+    p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the first run's block-order seed (another check with more draws: the seed after the last one)",
+    )
     p.set_defaults(func=cmd_verdict_check)
 
     p = subparsers.add_parser(

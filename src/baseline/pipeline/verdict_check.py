@@ -52,10 +52,27 @@ def _injected_commit(
     ), injection
 
 
-def verdict_check(config: Config, *, repeats: int, cli_values: dict[str, Any], console: Console) -> dict[str, Any]:
-    """`repeats` quick A/B runs of each kind; writes profiles/verdict-check/<time>/ and returns the tally."""
+KINDS = ("aa", "sql", "e2e")
+
+
+def verdict_check(
+    config: Config,
+    *,
+    repeats: int,
+    cli_values: dict[str, Any],
+    console: Console,
+    kinds: tuple[str, ...] = KINDS,
+    first_seed: int = 0,
+) -> dict[str, Any]:
+    """`repeats` quick A/B runs of each kind (A/A, then each slowdown); writes profiles/verdict-check/<time>/ and
+    returns the tally. The runs' block orders are drawn from `first_seed` on, so a second check adds new draws."""
     if repeats < 1:
         raise BadInput(f"--repeats {repeats}: give at least 1")
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown or not kinds:
+        raise BadInput(f"--kinds {','.join(kinds)}: choose from {', '.join(KINDS)}")
+    if "aa" not in kinds:
+        raise BadInput(f"--kinds {','.join(kinds)}: the slowdowns are sized from the A/A runs' figures; include aa")
     target = load_target(config.target)
     revisable(target, config.target)
     if not isinstance(target, Injectable):
@@ -86,19 +103,23 @@ def verdict_check(config: Config, *, repeats: int, cli_values: dict[str, Any], c
             measured.update({c["id"]: float(c["p50"]["base"]) for c in verdict["cases"] if c["p50"].get("base")})
 
     for i in range(repeats):
-        ab(head.commit, head.commit, i, "aa", None)
+        ab(head.commit, head.commit, first_seed + i, "aa", None)
     injections: list[str] = []
     function: str | None = None
     for kind, amount in (("sql", SQL_SLOWDOWN), ("e2e", E2E_SLOWDOWN)):
+        if kind not in kinds:
+            continue
         slowed, injection = _injected_commit(root, head, target, kind, amount, measured)
         injections.append(f"{kind}: {injection.description} ({slowed.commit[:12]})")
         function = function or injection.function
         for i in range(repeats):
-            ab(head.commit, slowed.commit, 100 + i, kind, injection.function)
+            ab(head.commit, slowed.commit, 100 + first_seed + i, kind, injection.function)
     result = {
         "started_at": started_at,
         "minutes": (time.monotonic() - started) / 60,
         "repeats": repeats,
+        "kinds": list(kinds),
+        "first_seed": first_seed,
         "revision": head.short,
         "function": function,
         "sql_amount": SQL_SLOWDOWN,
