@@ -247,6 +247,13 @@ def bench_function(phase: Phase) -> BenchFn:
     return bench
 
 
+def _lost_server(exc: psycopg.OperationalError) -> bool:
+    """The connection broke (no SQLSTATE, or class 08), or the server shut down, crashed, is restarting or dropped
+    the database (57P01-57P04): not a statement's own error, such as a timeout (57014) or a lock not granted."""
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
 def run_bench(config: Config, phase: Phase, *, reporter: Progress | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Enter the stack, let the engine settle, run one bench between counter reads, write the result.
 
@@ -274,6 +281,8 @@ def run_bench(config: Config, phase: Phase, *, reporter: Progress | None = None)
                 cases = bench(ctx, extra)
                 after = read_counters(stack.dsn)
     except psycopg.OperationalError as exc:
+        if not _lost_server(exc):
+            raise
         reason = one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise Failure(
             f"the {phase.name} bench lost PostgreSQL ({reason}); nothing of this bench was written. Check that the "
