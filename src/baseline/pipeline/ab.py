@@ -91,7 +91,7 @@ class ABRun:
         self.plan = ab_plan.schedule(phases.RUN_PHASES, self.blocks, seed)
         steps = [(1, f"build {side}") for side in ab_plan.SIDES]
         for blocks in ab_plan.rounds(self.plan, config.ab_blocks_per_stack):
-            steps += [(blocks[0].block, f"up {side}") for side in ab_plan.SIDES]
+            steps += [(blocks[0].block, f"up {side}") for side in blocks[0].order]
             steps += [(b.block, label) for b in blocks for label in step_labels(b)]
         self.display = PipelineDisplay(
             console,
@@ -147,7 +147,7 @@ class ABRun:
                 locks.enter_context(store.label_lock(config))
             opened: set[tuple[str, int]] = set()
             for blocks in ab_plan.rounds(plan, self.config.ab_blocks_per_stack):
-                with self._stacks(output_dir, blocks[0].block):
+                with self._stacks(output_dir, blocks[0].block, blocks[0].order):
                     for block in blocks:
                         for name in block.order:
                             if (name, block.block) not in opened:
@@ -165,10 +165,12 @@ class ABRun:
                 )
 
     @contextlib.contextmanager
-    def _stacks(self, output_dir: Path, block: int) -> Iterator[None]:
-        """Both sides' stacks, started afresh for one round of blocks and stopped after it."""
+    def _stacks(self, output_dir: Path, block: int, order: Sequence[str]) -> Iterator[None]:
+        """Both sides' stacks, started afresh for one round of blocks (in `order`, the round's first drawn order,
+        so neither side is always the one started first) and stopped after it."""
         with contextlib.ExitStack() as stacks:
-            for name, side in self.sides.items():
+            for name in order:
+                side = self.sides[name]
                 self.display.step_started(block, f"up {name}")
                 started = time.monotonic()
                 config = side.config(self.config, output_dir).with_run(block)
