@@ -20,7 +20,7 @@ import orjson
 
 from baseline import pidlock
 from baseline.config import Config
-from baseline.errors import Failure
+from baseline.errors import Failure, HarnessError
 from baseline.redaction import find_secret, find_secret_in, redact_value
 from baseline.results import SCHEMA_VERSION, StoreError, read_manifest, validate_cases
 
@@ -70,7 +70,7 @@ def _refuse_secret(path: Path, found: str | None) -> None:
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.EEXIST}
 
 
-def _write_error(path: Path, exc: OSError) -> Failure:
+def _write_error(path: Path, exc: OSError) -> HarnessError:
     """One line naming the file, the cause and the fix; what was recorded before is untouched."""
     cause = exc.strerror or type(exc).__name__
     if exc.errno == errno.ENOSPC:
