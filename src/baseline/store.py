@@ -180,7 +180,10 @@ def label_lock(config: Config) -> Iterator[Path]:
             fd, depth = _held[key]
             _held[key] = (fd, depth - 1)
         return
-    acquired = pidlock.acquire(lock_path)
+    try:
+        acquired = pidlock.acquire(lock_path)
+    except OSError as exc:  # a full disk or a read-only folder, met at the lock before any result
+        raise _write_error(lock_path, exc) from None
     if acquired is None:
         holder = pidlock.holder(lock_path)
         if _inherited(lock_path, holder):
