@@ -34,7 +34,7 @@ def _mount_tmpfs(where: Path, options: str) -> None:
 
 def _env(top: Path, **samples: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASELINE_")}
-    env.update(BASELINE_WORKDIR=str(top / "work"), BASELINE_OUTPUT_DIR=str(top / "out"), BASELINE_SCALE="200")
+    env.update(BASELINE_WORKDIR=str(top / "work"), BASELINE_OUTPUT_DIR=str(top / "out"), BASELINE_SCALE="300")
     env.update({f"BASELINE_SAMPLES_{phase.upper()}": str(n) for phase, n in samples.items()})
     return env
 
@@ -65,11 +65,10 @@ def test_a_full_disk_fails_the_write_and_keeps_what_was_recorded(top: Path) -> N
     recorded = out / "faults" / "run-1" / "event.json"
     recorded.parent.mkdir(parents=True)
     recorded.write_text('{"recorded": "before"}')
-    with open(out / "filler", "wb") as filler:  # the folder filled to its last block
+    with open(out / "filler", "wb", buffering=0) as filler:  # the folder filled to its last block
         try:
             while True:
                 filler.write(b"\0" * 4096)
-                filler.flush()
         except OSError:
             pass
     env = _env(top, event=400)

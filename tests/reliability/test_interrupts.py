@@ -32,7 +32,7 @@ class PtyPipeline:
         env.update(
             BASELINE_WORKDIR=str(top / "work"),
             BASELINE_OUTPUT_DIR=str(top / "out"),
-            BASELINE_SCALE="200",
+            BASELINE_SCALE="300",
             BASELINE_SAMPLES_SQL="30",
             BASELINE_SAMPLES_EVENT="30",
             BASELINE_SAMPLES_TASK_INIT="30",
