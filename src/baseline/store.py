@@ -146,20 +146,20 @@ def write_text_atomic(path: Path | str, text: str) -> Path:
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within one process
 
 
+def _lock_entries() -> list[tuple[str, str]]:
+    """(lock path, pid) of each `<path>:<pid>` line of the label-lock variable a pipeline exports."""
+    return [(path, pid) for path, _, pid in (e.rpartition(":") for e in os.environ.get(LOCK_ENV, "").splitlines())]
+
+
 def pipelines_started_by() -> set[int]:
     """The pipelines this process was started by (their pids, from the label-lock variable they export)."""
-    pids = (entry.rpartition(":")[2] for entry in os.environ.get(LOCK_ENV, "").splitlines())
-    return {int(pid) for pid in pids if pid.isdigit()}
+    return {int(pid) for _, pid in _lock_entries() if pid.isdigit()}
 
 
 def _inherited(lock_path: Path, holder: int | None) -> bool:
     """A child of the holding pipeline (a bench it runs) may write under its lock. The variable holds one
     `<path>:<pid>` per line (a paired bench writes two labels)."""
-    for entry in os.environ.get(LOCK_ENV, "").splitlines():
-        path, _, pid = entry.rpartition(":")
-        if bool(holder) and path == str(lock_path) and pid == str(holder):
-            return True
-    return False
+    return bool(holder) and (str(lock_path), str(holder)) in _lock_entries()
 
 
 @contextlib.contextmanager
